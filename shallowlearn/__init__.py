@@ -1,0 +1,35 @@
+"""shallowlearn: optimization landscapes of over-parameterized shallow networks.
+
+The companion package of the book "Why shallow networks are easy to train", which follows
+Soltanolkotabi, Javanmard & Lee, "Theoretical insights into the optimization landscape of
+over-parameterized shallow neural networks", IEEE Trans. Inf. Theory 65(2), 2019.
+
+Conventions: the network is x ↦ vᵀφ(Wx) with W of shape (k, d) and v of length k; samples are
+rows, X has shape (n, d); the loss is L = 1/(2n) Σ (vᵀφ(W xᵢ) − yᵢ)²; randomness comes only from
+an ``rng`` argument (a seed or a ``numpy.random.Generator``).
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .activations import ACTIVATIONS, Activation, get_activation
+from .data import Dataset, Teacher, planted, random_labels
+from .derivative_checks import DerivativeCheck, check_derivatives
+from .objective import Objective
+
+try:
+    __version__ = version("shallowlearn")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "Dataset",
+    "DerivativeCheck",
+    "Objective",
+    "Teacher",
+    "check_derivatives",
+    "get_activation",
+    "planted",
+    "random_labels",
+]
