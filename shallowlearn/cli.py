@@ -1,7 +1,8 @@
 """The command line: ``python -m shallowlearn <command> [options]``.
 
-Each command is a sub-parser registered in :func:`build_parser`; its handler takes the parsed
-arguments and returns an exit code. ``python -m shallowlearn --help`` lists the commands.
+Each command lives in the module it exercises, as a function ``add_command(commands)`` that
+adds a sub-parser to ``commands`` and sets ``handler`` (parsed arguments -> exit code) as its
+default; :func:`build_parser` calls each of them. ``python -m shallowlearn --help`` lists the commands.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m shallowlearn",
         description="Benchmarks and experiment protocols of the shallowlearn package.",
     )
-    parser.add_subparsers(dest="command", metavar="command", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="command", required=True)
+    for add_command in ():  # each module's add_command, registered here
+        add_command(commands)
     return parser
 
 
