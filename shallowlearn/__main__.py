@@ -1,5 +1,6 @@
 """``python -m shallowlearn``: see :mod:`shallowlearn.cli`."""
 
-from .cli import main
+if __name__ == "__main__":
+    from shallowlearn.cli import main
 
-raise SystemExit(main())
+    raise SystemExit(main())

@@ -256,12 +256,19 @@ def _from_callable(fn: Callable, name: str | None) -> Activation:
             "a callable activation must map a float array elementwise to finite values of the "
             f"same shape; on an array of shape {probe.shape} it returned shape {out.shape}"
         )
-    return Activation(
-        name or getattr(fn, "__name__", "custom"),
-        phi=fn,
-        dphi=elementwise_grad(fn),
-        ddphi=elementwise_grad(elementwise_grad(fn)),
-    )
+    dphi, ddphi = elementwise_grad(fn), elementwise_grad(elementwise_grad(fn))
+    # A function written with plain numpy instead of autograd.numpy gets silently wrong
+    # derivatives from autograd: compare with central differences before accepting it.
+    h = 1e-5
+    for order, derivative, lower in ((1, dphi, fn), (2, ddphi, dphi)):
+        exact = derivative(probe)
+        approx = (np.asarray(lower(probe + h)) - np.asarray(lower(probe - h))) / (2 * h)
+        if not np.allclose(exact, approx, rtol=1e-4, atol=1e-4 * (1 + np.max(np.abs(approx)))):
+            raise TypeError(
+                f"autograd's derivative of order {order} of this activation disagrees with finite "
+                "differences; write it with autograd.numpy (not numpy) so autograd can trace it"
+            )
+    return Activation(name or getattr(fn, "__name__", "custom"), phi=fn, dphi=dphi, ddphi=ddphi)
 
 
 def get_activation(spec="quadratic", **params) -> Activation:
