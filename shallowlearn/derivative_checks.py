@@ -36,6 +36,15 @@ class DerivativeCheck:
         ‖H u − hvp(u)‖ / ‖hvp(u)‖ with H the fused dense Hessian.
     eps : float
         The finite-difference step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowlearn import Objective, check_derivatives
+    >>> obj = Objective(np.eye(3), [1.0, 0.0, -1.0], "softplus", k=2)
+    >>> report = check_derivatives(obj, np.linspace(-1, 1, obj.p), rng=0)
+    >>> report.grad_vs_autograd < 1e-12, report.passed()
+    (True, True)
     """
 
     grad_vs_autograd: float
