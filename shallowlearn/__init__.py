@@ -15,6 +15,18 @@ from .activations import ACTIVATIONS, Activation, get_activation
 from .data import Dataset, Teacher, planted, random_labels
 from .derivative_checks import DerivativeCheck, check_derivatives
 from .objective import Objective
+from .solvers import (
+    SOLVERS,
+    SolverHistory,
+    SolverResult,
+    cubic_regularization,
+    gradient_descent,
+    negative_curvature_descent,
+    perturbed_gradient_descent,
+    pgd_theory_parameters,
+    sgd,
+    trust_region,
+)
 
 try:
     __version__ = version("shallowlearn")
@@ -27,9 +39,19 @@ __all__ = [
     "Dataset",
     "DerivativeCheck",
     "Objective",
+    "SOLVERS",
+    "SolverHistory",
+    "SolverResult",
     "Teacher",
     "check_derivatives",
+    "cubic_regularization",
     "get_activation",
+    "gradient_descent",
+    "negative_curvature_descent",
+    "perturbed_gradient_descent",
+    "pgd_theory_parameters",
     "planted",
     "random_labels",
+    "sgd",
+    "trust_region",
 ]

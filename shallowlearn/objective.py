@@ -184,26 +184,25 @@ class Objective:
 
     # --- the fused path -----------------------------------------------------------------
 
-    def _forward(self, theta):
+    def _forward(self, theta, rows=None):
+        """Inputs, v, pre-activations Z, activations A and residuals r; with ``rows`` (an
+        index array), on those samples only."""
+        X, y = (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
         v, W = self._split(theta)
-        Z = self.X @ W.T
+        Z = X @ W.T
         A = self.activation.phi(Z)
-        r = A @ v - self.y
-        return v, Z, A, r
+        return X, v, Z, A, A @ v - y
 
-    def _grad_parts(self, v, Z, A, r):
-        D = self.activation.dphi(Z) * r[:, None] * v[None, :]  # ∂L/∂Z times n
-        gW = (D.T @ self.X).ravel() / self.n
-        if not self.trains_v:
-            return gW
-        return np.concatenate([A.T @ r / self.n, gW])
-
-    def _value_and_grad(self, theta):
-        v, Z, A, r = self._forward(theta)
-        return 0.5 * np.dot(r, r) / self.n, self._grad_parts(v, Z, A, r)
+    def _value_and_grad(self, theta, rows=None):
+        X, v, Z, A, r = self._forward(theta, rows)
+        m = r.size
+        D = self.activation.dphi(Z) * r[:, None] * v[None, :]  # ∂L/∂Z times m
+        gW = (D.T @ X).ravel() / m
+        g = np.concatenate([A.T @ r / m, gW]) if self.trains_v else gW
+        return 0.5 * np.dot(r, r) / m, g
 
     def _hvp(self, theta, u):
-        v, Z, A, r = self._forward(theta)
+        _, v, Z, A, r = self._forward(theta)
         du, dW = self._split(u)
         dphi = self.activation.dphi(Z)
         dZ = self.X @ dW.T
@@ -221,7 +220,7 @@ class Objective:
         return np.concatenate([hv, hW])
 
     def _hessian(self, theta):
-        v, Z, A, r = self._forward(theta)
+        _, v, Z, A, r = self._forward(theta)
         n, d, k = self.n, self.d, self.k
         dphi = self.activation.dphi(Z)
         # Jacobian of the predictions: ∂predᵢ/∂W_lj = v_l φ′(Z_il) X_ij
@@ -358,4 +357,4 @@ class Objective:
         >>> obj.residuals(np.zeros(2))
         array([-1., -1.])
         """
-        return self._forward(self._check_theta(theta))[3]
+        return self._forward(self._check_theta(theta))[4]
