@@ -144,3 +144,14 @@ def test_lookup_is_case_insensitive_and_repr_is_readable():
     act = get_activation("SoftPlus", b=4)
     assert isinstance(act, Activation)
     assert repr(act) == "Activation('softplus', b=4.0)"
+
+
+def test_moments_of_a_fast_growing_callable_stay_finite():
+    # log cosh overflows for |z| > 710; the moments only need |σg| up to a modest size.
+    act = get_activation(lambda z: anp.log(anp.cosh(z)) - 0.1 * z**2, name="logcosh-quad")
+    sigmas = np.array([0.1, 1.0, 8.0])
+    gamma = act.gamma(sigmas)
+    assert np.all(np.isfinite(gamma))
+    # φ″ = sech² − 0.2: γ starts near 0.8 and ends near −0.2, so it changes sign
+    assert gamma[0] > 0.75 and gamma[-1] < -0.1
+    assert act.mu(sigmas) == pytest.approx([0.0, 0.0, 0.0], abs=1e-12)  # φ′ is odd
