@@ -74,6 +74,20 @@ class Activation:
         """Apply φ elementwise."""
         return self.phi(z)
 
+    @property
+    def odd(self) -> bool:
+        """Whether φ(−z) = −φ(z) (checked on a grid): then the unit (w, v) and (−w, −v)
+        compute the same function.
+
+        Examples
+        --------
+        >>> from shallowlearn import get_activation
+        >>> get_activation("tanh").odd, get_activation("sigmoid").odd
+        (True, False)
+        """
+        z = np.linspace(0.05, 5.0, 50)
+        return bool(np.allclose(self.phi(-z), -self.phi(z), rtol=1e-12, atol=1e-12))
+
     def mu(self, sigma):
         """μ(σ) = E φ′(σg) for g ~ N(0, 1) (Assumption 2.3 of the paper).
 

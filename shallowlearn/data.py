@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import optimize
 
 from .activations import Activation, get_activation
 from .validation import as_rng, check_array, check_positive_int, check_real
@@ -59,6 +60,50 @@ class Teacher:
         """The teacher's outputs v*ᵀφ(W* x) for the rows of X."""
         X = check_array(X, "X", ndim=2, shape=(None, self.W.shape[1]))
         return self.activation.phi(X @ self.W.T) @ self.v
+
+    def recovery_error(self, W, v) -> float:
+        """How far a student (W, v) of the same width is from this teacher, up to the
+        symmetries that leave the network's function unchanged.
+
+        Two students that compute the same function must score the same, so the comparison
+        is made modulo the network's symmetries:
+
+        - quadratic φ: the function is x ↦ xᵀ(WᵀD_vW)x, so the error is
+          ‖WᵀD_vW − W*ᵀD_v*W*‖_F / ‖W*ᵀD_v*W*‖_F (rotations of W that keep WᵀD_vW are free);
+        - other φ: hidden units can be permuted, and for odd φ a unit's (w, v) can flip sign
+          together. Units are matched (Hungarian algorithm) and the error is
+          ‖[W, v] − [W*, v*]‖_F / ‖[W*, v*]‖_F after the best matching.
+
+        Parameters
+        ----------
+        W : array_like, shape (k, d)
+        v : array_like, shape (k,)
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from shallowlearn import planted
+        >>> t = planted(n=10, d=3, k=2, activation="tanh", v=[1.0, 2.0], rng=0).teacher
+        >>> round(t.recovery_error(-t.W[::-1], -t.v[::-1]), 12)   # permuted and sign-flipped
+        0.0
+        """
+        k, d = self.W.shape
+        W = check_array(W, "W", ndim=2, shape=(k, d))
+        v = check_array(v, "v", ndim=1, shape=(k,))
+        if self.activation.name == "quadratic":
+            target = self.W.T @ (self.v[:, None] * self.W)
+            return float(np.linalg.norm(W.T @ (v[:, None] * W) - target) / np.linalg.norm(target))
+        teacher = np.column_stack([self.W, self.v])
+        student = np.column_stack([W, v])
+        cost = np.linalg.norm(student[:, None, :] - teacher[None, :, :], axis=2)
+        if self.activation.odd:
+            cost = np.minimum(cost, np.linalg.norm(student[:, None, :] + teacher[None, :, :], axis=2))
+        rows, cols = optimize.linear_sum_assignment(cost)
+        return float(np.linalg.norm(cost[rows, cols]) / np.linalg.norm(teacher))
 
     def __repr__(self) -> str:
         return f"Teacher(k={self.k}, d={self.W.shape[1]}, activation={self.activation!r})"

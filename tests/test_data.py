@@ -94,3 +94,25 @@ def test_teacher_repr_and_activation_lookup():
     t = Teacher(W=np.ones((2, 3)), v=np.ones(2), activation="tanh")
     assert t.activation is not None and t.activation.name == "tanh"
     assert repr(t) == "Teacher(k=2, d=3, activation=Activation('tanh'))"
+
+
+def test_recovery_error_ignores_the_networks_symmetries():
+    rng = np.random.default_rng(0)
+    # quadratic: any W' = QW with QᵀQ = I computes the same function (v = 1)
+    quad = planted(50, 4, 6, "quadratic", rng=1).teacher
+    Q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    assert not np.allclose(Q @ quad.W, quad.W)
+    assert quad.recovery_error(Q @ quad.W, quad.v) < 1e-12
+    # odd φ: permutations and joint sign flips are free; a sigmoid cannot flip signs
+    tanh = planted(50, 4, 3, "tanh", v=[1.0, -2.0, 0.5], rng=2).teacher
+    flips = np.array([1.0, -1.0, -1.0])[:, None]
+    assert tanh.recovery_error((flips * tanh.W)[[2, 0, 1]], (flips[:, 0] * tanh.v)[[2, 0, 1]]) < 1e-12
+    sig = planted(50, 4, 3, "sigmoid", v=[1.0, -2.0, 0.5], rng=2).teacher
+    assert sig.recovery_error(sig.W[[1, 2, 0]], sig.v[[1, 2, 0]]) < 1e-12
+    assert sig.recovery_error(-sig.W, -sig.v) > 0.5
+    # a real perturbation is measured: relative size of the change
+    delta = 0.01 * rng.normal(size=tanh.W.shape)
+    expected = np.linalg.norm(delta) / np.linalg.norm(np.column_stack([tanh.W, tanh.v]))
+    assert tanh.recovery_error(tanh.W + delta, tanh.v) == pytest.approx(expected, rel=1e-9)
+    with pytest.raises(ValueError, match=r"W must have shape \(3, 4\)"):
+        tanh.recovery_error(np.ones((2, 4)), np.ones(2))
