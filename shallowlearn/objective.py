@@ -219,13 +219,17 @@ class Objective:
         hv = (A.T @ dpred + (dphi * dZ).T @ r) / self.n
         return np.concatenate([hv, hW])
 
+    def _jacobian(self, v, Z, A):
+        # ∂predᵢ/∂v_l = A_il and ∂predᵢ/∂W_lj = v_l φ′(Z_il) X_ij
+        JW = ((self.activation.dphi(Z) * v[None, :])[:, :, None] * self.X[:, None, :])
+        JW = JW.reshape(self.n, self.k * self.d)
+        return np.concatenate([A, JW], axis=1) if self.trains_v else JW
+
     def _hessian(self, theta):
         _, v, Z, A, r = self._forward(theta)
         n, d, k = self.n, self.d, self.k
         dphi = self.activation.dphi(Z)
-        # Jacobian of the predictions: ∂predᵢ/∂W_lj = v_l φ′(Z_il) X_ij
-        JW = ((dphi * v[None, :])[:, :, None] * self.X[:, None, :]).reshape(n, k * d)
-        J = np.concatenate([A, JW], axis=1) if self.trains_v else JW
+        J = self._jacobian(v, Z, A)
         H = J.T @ J
         # residual curvature in W: block l is Xᵀ diag(r v_l φ″(Z_·l)) X
         weights = self.activation.ddphi(Z) * r[:, None] * v[None, :]  # (n, k)
@@ -329,6 +333,24 @@ class Objective:
         else:
             H = self._hessian(theta)
         return 0.5 * (H + H.T)
+
+    def jacobian(self, theta) -> np.ndarray:
+        """The Jacobian J of the predictions with respect to θ, shape (n, p).
+
+        The gradient is Jᵀr/n and the Gauss–Newton part of the Hessian is JᵀJ/n. Its smallest
+        singular value drives the local convergence argument of the paper (Section 7).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from shallowlearn import Objective
+        >>> obj = Objective(np.eye(2), [1.0, 1.0], v=[1.0])
+        >>> obj.jacobian(np.array([1.0, 2.0]))      # ∂(w·x)²/∂w = 2(w·x)x
+        array([[2., 0.],
+               [0., 4.]])
+        """
+        _, v, Z, A, _ = self._forward(self._check_theta(theta))
+        return self._jacobian(v, Z, A)
 
     def predict(self, theta, X=None) -> np.ndarray:
         """The network's outputs vᵀφ(W x) for the rows of X (default: the training inputs).

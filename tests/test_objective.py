@@ -167,3 +167,16 @@ def test_bad_parameter_vectors():
 def test_repr_names_the_parameterization():
     obj = Objective(np.ones((3, 2)), np.ones(3), "tanh", k=4)
     assert repr(obj) == "Objective(n=3, d=2, k=4, activation=Activation('tanh'), trains v and W, p=12)"
+
+
+@pytest.mark.parametrize("trains_v", [False, True], ids=["W", "vW"])
+def test_jacobian_of_the_predictions(trains_v):
+    obj, theta = make_objective("softplus", 11, 3, 4, trains_v, seed=12)
+    J = obj.jacobian(theta)
+    assert J.shape == (obj.n, obj.p)
+    # gradient = Jᵀ r / n, and J u is the directional derivative of the predictions
+    np.testing.assert_allclose(J.T @ obj.residuals(theta) / obj.n, obj.grad(theta), atol=1e-12)
+    u = np.random.default_rng(0).normal(size=obj.p)
+    eps = 1e-6
+    fd = (obj.predict(theta + eps * u) - obj.predict(theta - eps * u)) / (2 * eps)
+    np.testing.assert_allclose(J @ u, fd, rtol=1e-6, atol=1e-8)
