@@ -1,0 +1,425 @@
+"""The built HTML book, offline, in headless Chromium.
+
+Skipped unless ``SHALLOWLEARN_BUILT_HTML`` names a built book (``_build/html``); CI runs it after
+the strict build::
+
+    SHALLOWLEARN_BUILT_HTML=_build/html pytest tests/test_built_html.py
+
+It serves the folder on 127.0.0.1 and drives headless Chromium through the Chrome DevTools
+protocol (websocket-client, no WebDriver). Chromium is started with every host name but
+127.0.0.1 unresolvable, so the pages see no internet even on a connected machine. Chromium is
+``chromium`` (or ``chromium-browser``/``google-chrome``) on the PATH, or ``SHALLOWLEARN_CHROMIUM``.
+
+For every HTML page of the book (every ``*.html`` outside ``_static/``, ``_sources/``, ``_images/``):
+
+* no console error: no ``console.error``, no uncaught exception, no browser log entry of level
+  error (a failed or refused request, a 404, a script error), and no request to any host but
+  the local server;
+* no raw TeX: once MathJax has finished, no text outside code (``pre``, ``code``, scripts) holds
+  ``\\(``, ``\\)``, ``\\[``, ``\\]`` or ``$$``, every Sphinx math element was typeset, and MathJax
+  reported no TeX error (``mjx-merror``);
+* every widget is displayed and has its static twin: each ``widget-view+json`` output was
+  replaced by a rendered widget area of non-zero size, and between that widget's cell and the
+  next widget (and within the same section) the page shows a figure (``<figure>`` with an
+  ``<img>`` that loaded), the static view of the same thing for readers without a kernel;
+* every internal link resolves: each same-site ``href`` names a file of the build, and its
+  ``#fragment``, if any, an element ``id`` on the target page; Sphinx marked no reference as
+  problematic.
+
+And the search page, asked for a word of the chapters, lists results that link to a chapter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import html.parser
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+BUILT = os.environ.get("SHALLOWLEARN_BUILT_HTML", "")
+SEARCH_WORD = "activation"  # a word of book/model.md
+PAGE_TIMEOUT = 30.0  # seconds: for a page's load event, and for any one DevTools call
+RENDER_WAIT = 10.0  # seconds for MathJax to typeset a page and the widgets to be displayed
+
+pytestmark = pytest.mark.skipif(
+    not BUILT, reason="set SHALLOWLEARN_BUILT_HTML to a built book (_build/html) to run"
+)
+
+NOT_PAGES = {"_static", "_sources", "_images", "reports"}
+
+
+def book_root() -> Path:
+    root = Path(BUILT).resolve()
+    assert (root / "index.html").is_file(), f"SHALLOWLEARN_BUILT_HTML={BUILT}: no index.html there"
+    return root
+
+
+def book_pages(root: Path) -> list[str]:
+    pages = sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.html")
+        if not NOT_PAGES.intersection(p.relative_to(root).parts[:-1])
+    )
+    assert pages, f"no HTML pages in {root}"
+    return pages
+
+
+# ---------------------------------------------------------------------------------------------
+# the local server and the browser (context managers, so that scripts can use them too)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
+        pass
+
+
+@contextlib.contextmanager
+def serve(root: Path) -> Iterator[str]:
+    """Serve root on 127.0.0.1 (a free port) while in the block; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _chromium() -> str:
+    candidates = [os.environ.get("SHALLOWLEARN_CHROMIUM", "")]
+    candidates += [shutil.which(n) or "" for n in ("chromium", "chromium-browser", "google-chrome")]
+    for c in candidates:
+        if c and Path(c).is_file():
+            return c
+    raise RuntimeError("headless Chromium is needed: apt-get install chromium "
+                       "(or set SHALLOWLEARN_CHROMIUM to its path)")
+
+
+class DevTools:
+    """A minimal synchronous Chrome DevTools protocol client for one page (tab)."""
+
+    def __init__(self, ws_url: str):
+        import websocket  # websocket-client
+
+        self.ws = websocket.create_connection(ws_url, timeout=PAGE_TIMEOUT, suppress_origin=True)
+        self.next_id = 0
+        self.events: list[dict] = []
+
+    def close(self):
+        self.ws.close()
+
+    def _receive(self) -> dict:
+        return json.loads(self.ws.recv())
+
+    def send(self, method: str, _timeout: float = PAGE_TIMEOUT, **params) -> dict:
+        """Call a DevTools method and return its result; events that arrive meanwhile are kept."""
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        deadline = time.monotonic() + _timeout
+        while time.monotonic() < deadline:
+            msg = self._receive()
+            if msg.get("id") == self.next_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            if "method" in msg:
+                self.events.append(msg)
+        raise TimeoutError(method)
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = PAGE_TIMEOUT) -> None:
+        """Wait until self.events holds count events of this method (kept ones included)."""
+        deadline = time.monotonic() + timeout
+        while sum(e["method"] == method for e in self.events) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(method)
+            msg = self._receive()
+            if "method" in msg:
+                self.events.append(msg)
+
+    def evaluate(self, expression: str, timeout: float = PAGE_TIMEOUT):
+        """Evaluate JavaScript (awaiting a promise) in the page and return its JSON value."""
+        result = self.send("Runtime.evaluate", _timeout=timeout + 5, expression=expression,
+                           awaitPromise=True, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"page script failed: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def open(self, url: str, redirects: int = 0) -> None:
+        """Load url and wait for its load event (and those of the pages it redirects to)."""
+        self.events.clear()
+        self.send("Page.navigate", url=url)
+        self.wait_for("Page.loadEventFired", count=1 + redirects)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[DevTools]:
+    """Headless Chromium with no host but 127.0.0.1 reachable; yields a DevTools client."""
+    profile = tempfile.mkdtemp(prefix="shallowlearn-chromium-")
+    cmd = [
+        _chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic",
+        "--disable-extensions", "--mute-audio", "--hide-scrollbars", "--window-size=1280,1000",
+        # offline: every host name but 127.0.0.1 fails to resolve
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = Path(profile) / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.is_file() and port_file.read_text().count("\n") >= 1):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Chromium did not start: {' '.join(cmd)}")
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
+            targets = json.load(resp)
+        page = next(t for t in targets if t.get("type") == "page")
+        tab = DevTools(page["webSocketDebuggerUrl"])
+        try:
+            for domain in ("Page", "Runtime", "Log", "Network"):
+                tab.send(f"{domain}.enable")
+            tab.send("Network.setCacheDisabled", cacheDisabled=True)
+            yield tab
+        finally:
+            tab.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def site():
+    """(the built book's folder, the base URL it is served at on 127.0.0.1)"""
+    root = book_root()
+    with serve(root) as base:
+        yield root, base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as tab:
+        yield tab
+
+
+# ---------------------------------------------------------------------------------------------
+# what one page is checked for (run in the page once it has loaded)
+
+PAGE_CHECKS = r"""
+(async () => {
+  const deadline = Date.now() + %(timeout)d;
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const out = {problems: [], widgets: 0, math: 0};
+
+  // MathJax: wait for its first typesetting pass
+  const math = document.querySelectorAll('.math');
+  out.math = math.length;
+  if (math.length) {
+    while (!(window.MathJax && MathJax.startup && MathJax.startup.promise) && Date.now() < deadline)
+      await sleep(50);
+    if (!(window.MathJax && MathJax.startup && MathJax.startup.promise))
+      out.problems.push('MathJax did not load');
+    else
+      await MathJax.startup.promise;
+    math.forEach((el) => {
+      if (!el.querySelector('mjx-container'))
+        out.problems.push('math not typeset: ' + el.textContent.trim().slice(0, 80));
+    });
+    document.querySelectorAll('mjx-merror').forEach((el) =>
+      out.problems.push('MathJax error: ' + (el.getAttribute('data-mjx-error') || el.textContent)));
+  }
+
+  // widgets: the embed manager replaces each view script by a rendered widget area before it
+  const views = [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')];
+  out.widgets = views.length;
+  const rendered = (v) => {
+    const area = v.previousElementSibling;
+    return area && area.classList.contains('widget-subarea') &&
+      area.querySelector('.jupyter-widgets') && area.getBoundingClientRect().height > 0;
+  };
+  while (!views.every(rendered) && Date.now() < deadline) await sleep(100);
+  const cellOf = (el) => el.closest('div.cell') || el;
+  views.forEach((v, i) => {
+    const cell = cellOf(v);
+    const label = `widget ${i + 1} (model ${JSON.parse(v.textContent).model_id})`;
+    if (!rendered(v)) out.problems.push(label + ' was not displayed');
+    // its static twin: a figure with a loaded image after the widget's cell, before the next
+    // widget, inside the same section
+    const section = cell.closest('section');
+    const next = views.slice(i + 1).map(cellOf).find((c) => c !== cell);
+    const after = (a, b) => a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING;
+    const twin = [...(section || document).querySelectorAll('figure img')].find((img) =>
+      after(cell, img) && !cell.contains(img) && (!next || after(img, next)));
+    if (!twin) out.problems.push(label + ' has no static figure after it in its section');
+    else if (!(twin.complete && twin.naturalWidth > 0))
+      out.problems.push(label + ': its static figure did not load: ' + twin.src);
+  });
+
+  // raw TeX left in the text (outside code, scripts and MathJax's own output)
+  const skip = 'pre, code, script, style, textarea, mjx-container, .highlight, .widget-subarea';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node; (node = walker.nextNode());) {
+    if (node.parentElement.closest(skip)) continue;
+    const text = node.textContent;
+    const m = text.match(/\\\(|\\\)|\\\[|\\\]|\$\$/);
+    if (m) out.problems.push('raw TeX: ...' + text.slice(Math.max(0, m.index - 40), m.index + 40) + '...');
+  }
+
+  document.querySelectorAll('.problematic').forEach((el) =>
+    out.problems.push('problematic reference: ' + el.textContent.trim().slice(0, 80)));
+
+  // links and ids, checked in Python once every page has been seen
+  out.links = [...document.querySelectorAll('a[href]')].map((a) => a.href);
+  out.ids = [...document.querySelectorAll('[id]')].map((el) => el.id)
+    .concat([...document.querySelectorAll('a[name]')].map((a) => a.name));
+  out.url = location.href;
+  return out;
+})()
+"""
+
+LOG_EVENTS = ("Runtime.consoleAPICalled", "Runtime.exceptionThrown", "Log.entryAdded")
+
+
+def console_errors(events: list[dict], base: str) -> list[str]:
+    # The browser asks for /favicon.ico on its own; the book declares no icon, so that 404
+    # is not an error of the page.
+    favicon = base + "favicon.ico"
+    errors = []
+    for e in events:
+        p = e["params"]
+        if e["method"] == "Runtime.consoleAPICalled" and p["type"] in ("error", "assert"):
+            errors.append("console." + p["type"] + ": " + " ".join(
+                str(a.get("value", a.get("description", ""))) for a in p["args"]))
+        elif e["method"] == "Runtime.exceptionThrown":
+            d = p["exceptionDetails"]
+            errors.append("uncaught: " + d.get("exception", {}).get("description", d.get("text", "")))
+        elif (e["method"] == "Log.entryAdded" and p["entry"]["level"] == "error"
+              and p["entry"].get("url") != favicon):
+            errors.append(f"{p['entry']['source']}: {p['entry']['text']} {p['entry'].get('url', '')}")
+    return errors
+
+
+def foreign_requests(events: list[dict], base: str) -> list[str]:
+    urls = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
+    return [u for u in urls if not (u.startswith(base) or u.startswith(("data:", "blob:", "about:")))]
+
+
+@pytest.fixture(scope="module")
+def visited(site, browser):
+    """Open every page once; returns {page: result of PAGE_CHECKS plus console and network}."""
+    root, base = site
+    results = {}
+    for page in book_pages(root):
+        # Jupyter Book's top-level index.html only redirects (meta refresh) to the root chapter
+        redirects = int("http-equiv=\"refresh\"" in (root / page).read_text(encoding="utf-8").lower())
+        browser.open(base + page, redirects)
+        result = browser.evaluate(PAGE_CHECKS % {"timeout": RENDER_WAIT * 1000})
+        time.sleep(0.2)  # let late console messages arrive
+        browser.evaluate("1")
+        result["console"] = console_errors(browser.events, base)
+        result["foreign"] = foreign_requests(browser.events, base)
+        results[page] = result
+    return results
+
+
+def _report(bad: dict[str, list[str]], most: int = 12) -> str:
+    lines = []
+    for page, problems in bad.items():
+        lines.append(f"{page}:")
+        lines += [f"  {p}" for p in problems[:most]]
+        if len(problems) > most:
+            lines.append(f"  ... and {len(problems) - most} more")
+    return "\n".join(lines)
+
+
+def test_every_page_loads_without_console_errors(visited):
+    bad = {p: r["console"] + [f"request to {u}" for u in r["foreign"]]
+           for p, r in visited.items() if r["console"] or r["foreign"]}
+    assert not bad, _report(bad)
+
+
+def test_math_typeset_and_widgets_with_static_twins(visited):
+    bad = {p: r["problems"] for p, r in visited.items() if r["problems"]}
+    assert not bad, _report(bad)
+    # the book has math and widgets: the checks above did look at something
+    assert sum(r["math"] for r in visited.values()) > 0
+    assert sum(r["widgets"] for r in visited.values()) > 0
+
+
+def test_internal_links_resolve(site, visited):
+    root, base = site
+    ids = {urllib.parse.urlsplit(r["url"]).path: set(r["ids"]) for r in visited.values()}
+    broken = set()
+    for page, r in visited.items():
+        for href in r["links"]:
+            if not href.startswith(base):
+                continue
+            parts = urllib.parse.urlsplit(href)
+            path = urllib.parse.unquote(parts.path)
+            target = root / path.lstrip("/")
+            if target.is_dir():
+                target = target / "index.html"
+                path = path.rstrip("/") + "/index.html"
+            if not target.is_file():
+                broken.add(f"{page}: {href} (no such file)")
+            elif parts.fragment and target.suffix == ".html":
+                frag = urllib.parse.unquote(parts.fragment)
+                page_ids = ids.get(path)
+                if page_ids is None:  # a page that was not visited (not expected)
+                    page_ids = _static_ids(target)
+                if frag not in page_ids:
+                    broken.add(f"{page}: {href} (no id {frag!r} there)")
+    assert not broken, "\n".join(sorted(broken))
+
+
+class _IdParser(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name == "id" or (tag == "a" and name == "name"):
+                self.ids.add(value or "")
+
+
+def _static_ids(path: Path) -> set[str]:
+    parser = _IdParser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser.ids
+
+
+def test_search_finds_a_chapter_word(site, browser):
+    _, base = site
+    browser.open(f"{base}search.html?q={SEARCH_WORD}")
+    found = browser.evaluate(r"""
+    (async () => {
+      const deadline = Date.now() + %d;
+      const links = () => [...document.querySelectorAll('#search-results li a')].map((a) => a.href);
+      while (!links().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      return {links: links(), status: (document.querySelector('#search-results p') || {}).textContent};
+    })()""" % (RENDER_WAIT * 1000))
+    assert found["links"], f"searching {SEARCH_WORD!r} found nothing: {found['status']}"
+    assert any("/book/" in u for u in found["links"]), found
+    assert not console_errors(browser.events, base)
