@@ -12,8 +12,11 @@ an ``rng`` argument (a seed or a ``numpy.random.Generator``).
 from importlib.metadata import PackageNotFoundError, version
 
 from .activations import ACTIVATIONS, Activation, get_activation
+from .batched import BatchResult, batched_gradient_descent
 from .data import Dataset, Teacher, planted, random_labels
 from .derivative_checks import DerivativeCheck, check_derivatives
+from .experiments import Results, load_results, run_protocol, save_results
+from .initializations import near_planted, random_init, spectral_init, tensor_init
 from .objective import Objective
 from .solvers import (
     SOLVERS,
@@ -36,22 +39,32 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "BatchResult",
     "Dataset",
     "DerivativeCheck",
     "Objective",
+    "Results",
     "SOLVERS",
     "SolverHistory",
     "SolverResult",
     "Teacher",
+    "batched_gradient_descent",
     "check_derivatives",
     "cubic_regularization",
     "get_activation",
     "gradient_descent",
+    "load_results",
+    "near_planted",
     "negative_curvature_descent",
     "perturbed_gradient_descent",
     "pgd_theory_parameters",
     "planted",
+    "random_init",
     "random_labels",
+    "run_protocol",
+    "save_results",
     "sgd",
+    "spectral_init",
+    "tensor_init",
     "trust_region",
 ]

@@ -19,7 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmarks and experiment protocols of the shallowlearn package.",
     )
     commands = parser.add_subparsers(dest="command", metavar="command", required=True)
-    for add_command in ():  # each module's add_command, registered here
+    from . import bench, experiments
+
+    for add_command in (bench.add_command, experiments.add_command):
         add_command(commands)
     return parser
 

@@ -1,0 +1,501 @@
+"""Many independent gradient-descent runs advanced together as array computations.
+
+A sweep such as the paper's Figure 3 trains hundreds of small networks (n = 100, d = 20,
+k = 3..9) from different teachers and starts. One run at a time, each step costs a few small
+matrix products and a dozen numpy calls, so call overhead dominates. Here the T runs advance
+together, and the layout is chosen so that the arithmetic, not the bookkeeping, sets the pace:
+
+* **Runs that share data share a matrix product.** Runs are grouped by data set (a teacher's
+  X and y). Within a group the hidden units of all its runs are stacked into one matrix, so
+  the pre-activations of every run come from one product ``W_group @ Xᵀ`` and the gradients
+  from one product ``D @ X``.
+* **Different widths batch together.** Runs are split into a few blocks by width; in a block
+  every run is padded to the block's width K (runs at least 3/4 as wide as K join it) with
+  units whose weights and output weight are exactly zero. Such a unit contributes nothing to
+  the output and receives an exactly zero gradient (its v-gradient is masked out), so it
+  stays zero.
+* **Finished runs leave.** A run that stops is zeroed (it becomes inert, like padding); once
+  the live runs fill at most 3/4 of the arrays, they are repacked into smaller ones.
+* **Passes are few.** The (units × samples) arrays are swept as few times as possible, into
+  preallocated buffers; for φ(z) = z² the v-gradient is read off the W-gradient
+  (∂L/∂v_l = ⟨w_l, ((Z ∘ r)ᵀX)_l⟩/n) instead of taking another pass.
+* **Each run is isolated.** Every product is computed per run (row by row), so a run whose
+  loss overflows cannot contaminate the others.
+
+Each run follows plain fixed-step gradient descent, θ_{t+1} = θ_t − α ∇L(θ_t), on
+L = 1/(2n) Σᵢ (vᵀφ(W xᵢ) − yᵢ)², over W (v fixed) or over (v, W) jointly, and stops on its
+own, at the first iteration t where
+
+* L(θ_t) ≤ ``loss_tol`` (status ``"loss_tol"``), or
+* ‖∇L(θ_t)‖ ≤ ``grad_tol`` (status ``"grad_tol"``), or
+* L(θ_t) is not finite or exceeds ``blowup`` · L(θ_0) (status ``"diverged"``; the run keeps
+  its last iterate θ_{t−1} and reports t − 1 iterations), or
+* t = ``max_iter`` (status ``"max_iter"``).
+
+The results equal, to rounding, those of running the same runs one at a time (see
+:func:`shallowlearn.bench.looped_gradient_descent`). A run that oscillates at the edge of
+stability amplifies rounding differences, so there the two agree on the outcome rather than to
+the last digits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .activations import Activation, get_activation
+from .objective import Objective
+from .validation import check_array, check_positive_int, check_real
+
+__all__ = ["BatchResult", "STATUSES", "batched_gradient_descent"]
+
+#: The ways a run can stop, in the order they are checked.
+STATUSES = ("diverged", "loss_tol", "grad_tol", "max_iter")
+
+# Repack the batch once the slots still in use fill at most this fraction of it.
+_REPACK_FILL = 0.75
+# A run joins a block of wider runs when it is at least this fraction of their width.
+_PAD_FILL = 0.75
+_PROGRESS_EVERY = 200
+
+
+@dataclass(frozen=True, eq=False)
+class BatchResult:
+    """The outcome of T gradient-descent runs.
+
+    Runs of different widths are padded to ``k_max`` units: rows of ``W`` and entries of ``v``
+    past a run's width are zero.
+
+    Attributes
+    ----------
+    W : numpy.ndarray, shape (T, k_max, d)
+        Final hidden weights of each run.
+    v : numpy.ndarray, shape (T, k_max)
+        Final output weights (the fixed ones when v is not trained).
+    widths : numpy.ndarray of int, shape (T,)
+        Number of hidden units of each run.
+    loss : numpy.ndarray, shape (T,)
+        Loss at the final iterate.
+    grad_norm : numpy.ndarray, shape (T,)
+        Euclidean norm of the gradient (over the trained parameters) at the final iterate.
+    initial_loss : numpy.ndarray, shape (T,)
+        Loss at the start.
+    iterations : numpy.ndarray of int, shape (T,)
+        Index t of the final iterate θ_t (the number of steps taken to reach it).
+    status : numpy.ndarray of str, shape (T,)
+        Why each run stopped: one of :data:`STATUSES`.
+    history : numpy.ndarray, shape (T, max_iter // record_every + 1), or None
+        Loss at iterations 0, ``record_every``, 2·``record_every``, ...; NaN once a run has
+        stopped. None when no history was requested.
+    record_every : int or None
+        Stride of ``history``.
+    step : float
+        The step size α.
+    trains_v : bool
+        Whether v was trained.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowlearn.batched import batched_gradient_descent
+    >>> X = np.eye(2)
+    >>> res = batched_gradient_descent(X, [1.0, 1.0], "quadratic", np.full((1, 1, 2), 0.5),
+    ...                                np.ones((1, 1)), step=0.1, max_iter=5, train_v=False)
+    >>> res
+    BatchResult(T=1, trains_v=False, step=0.1, status={'max_iter': 1})
+    >>> res.W.shape, int(res.iterations[0])
+    ((1, 1, 2), 5)
+    """
+
+    W: np.ndarray
+    v: np.ndarray
+    widths: np.ndarray
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    initial_loss: np.ndarray
+    iterations: np.ndarray
+    status: np.ndarray
+    history: np.ndarray | None
+    record_every: int | None
+    step: float
+    trains_v: bool
+
+    def __repr__(self) -> str:
+        names, counts = np.unique(self.status, return_counts=True)
+        tally = {str(name): int(count) for name, count in zip(names, counts)}
+        return (
+            f"BatchResult(T={self.loss.size}, trains_v={self.trains_v}, step={self.step}, "
+            f"status={tally})"
+        )
+
+
+def _as_runs(W0, v0, d: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Split the starting points into per-run arrays (W of shape (k_t, d), v of shape (k_t,))."""
+    if isinstance(W0, (list, tuple)):
+        W0 = [check_array(w, f"W0[{t}]", ndim=2, shape=(None, d)) for t, w in enumerate(W0)]
+    else:
+        W0 = list(check_array(W0, "W0", ndim=3, shape=(None, None, d)))
+    if isinstance(v0, (list, tuple)):
+        v0 = [check_array(v, f"v0[{t}]", ndim=1) for t, v in enumerate(v0)]
+    else:
+        v0 = list(check_array(v0, "v0", ndim=2))
+    if len(v0) != len(W0):
+        raise ValueError(
+            f"W0 and v0 must describe the same number of runs; got {len(W0)} and {len(v0)}"
+        )
+    for t, (w, v) in enumerate(zip(W0, v0)):
+        if v.shape != (w.shape[0],):
+            raise ValueError(
+                f"run {t}: v0 must have one entry per hidden unit of W0 ({w.shape[0]}); "
+                f"got shape {v.shape}"
+            )
+    return W0, v0
+
+
+def _as_data(X, y, data_index, runs: int):
+    """Data sets as (m, n, d) and (m, n) arrays, and the data set of each run."""
+    if np.ndim(X) == 2:
+        X = check_array(X, "X", ndim=2)[None]
+        y = check_array(y, "y", ndim=1, shape=(X.shape[1],))[None]
+    else:
+        X = check_array(X, "X", ndim=3)
+        y = check_array(y, "y", ndim=2, shape=X.shape[:2])
+    m = X.shape[0]
+    if data_index is None:
+        if m not in (1, runs):
+            raise ValueError(
+                f"X holds {m} data sets for {runs} runs: give data_index, the data set of each run"
+            )
+        return X, y, np.arange(runs) % m
+    index = np.asarray(data_index)
+    if index.shape != (runs,) or index.dtype.kind not in "iu":
+        raise ValueError(
+            f"data_index must be {runs} integers (one per run); got a {index.dtype} array of "
+            f"shape {index.shape}"
+        )
+    if index.min() < 0 or index.max() >= m:
+        raise ValueError(
+            f"data_index entries must lie in [0, {m - 1}]; got {index.min()}..{index.max()}"
+        )
+    return X, y, index.astype(np.intp)
+
+
+class _Block:
+    """Runs advanced together in arrays of shape (groups, slots, units, ...).
+
+    Group g holds runs on one data set; slot s of it holds run ``run[g, s]`` (-1 for an empty
+    slot); every run is padded to K units. Empty slots and padded units have zero weights,
+    zero output weights and a zero mask, which makes them inert. The per-run state
+    (:data:`_STATE`) is placed from, and gathered back to, arrays with one row per run.
+    """
+
+    def __init__(self, X, y, data_of_run, runs: np.ndarray, K: int, state: dict):
+        groups, group_of = np.unique(data_of_run[runs], return_inverse=True)
+        counts = np.bincount(group_of)
+        G, S = groups.size, int(counts.max())
+        # slot of each run: its rank among the runs of its group
+        order = np.argsort(group_of, kind="stable")
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        slot = np.empty(runs.size, dtype=np.intp)
+        slot[order] = np.arange(runs.size) - first[group_of[order]]
+        self.G, self.S, self.K = G, S, K
+        self.n, self.d = X.shape[1:]
+        self.run = np.full((G, S), -1)
+        self.run[group_of, slot] = runs
+        self.X = X[groups]
+        self.Xt = np.ascontiguousarray(self.X.transpose(0, 2, 1))
+        self.y = np.repeat(y[groups][:, None, :], S, axis=1)
+        for name, values in state.items():
+            values = values[:, :K] if values.ndim > 1 else values
+            placed = np.full((G, S) + values.shape[1:], _EMPTY.get(name, 0.0))
+            placed[group_of, slot] = values
+            setattr(self, name, placed)
+        self.Z = np.empty((G, S * K, self.n))
+        self.A = np.empty((G, S, K, self.n))
+        self.U = np.empty((G, S * K, self.d))
+
+    def live(self) -> np.ndarray:
+        return self.run >= 0
+
+
+# The per-run state: the iterate and the previous one (kept for runs that diverge), the mask
+# of real units, and the loss thresholds: a run stops once its loss is at most ``tol`` or not
+# at most ``limit``. Empty slots never stop.
+_STATE = ("W", "W_old", "v", "v_old", "mask", "tol", "limit")
+_EMPTY = {"tol": -np.inf, "limit": np.inf}
+
+
+def _make_blocks(X, y, data_of_run, widths, runs, state) -> list[_Block]:
+    """Partition runs into blocks by width, the widest first; a block pads its runs to its
+    widest one and takes every run at least _PAD_FILL as wide."""
+    blocks = []
+    order = np.argsort(-widths[runs], kind="stable")
+    runs = runs[order]
+    state = {name: values[order] for name, values in state.items()}
+    while runs.size:
+        K = int(widths[runs[0]])
+        take = widths[runs] >= _PAD_FILL * K
+        blocks.append(_Block(X, y, data_of_run, runs[take], K, {
+            name: values[take] for name, values in state.items()}))
+        runs = runs[~take]
+        state = {name: values[~take] for name, values in state.items()}
+    return blocks
+
+
+def _repack(blocks: list[_Block], X, y, data_of_run, widths) -> list[_Block]:
+    """New blocks for the live runs, if they fill at most _REPACK_FILL of the current ones."""
+    used = sum(int(widths[b.run[b.live()]].sum()) for b in blocks)
+    if used > _REPACK_FILL * sum(b.G * b.S * b.K for b in blocks):
+        return blocks
+    k_max = max(b.K for b in blocks)
+    runs, state = [], {name: [] for name in _STATE}
+    for b in blocks:
+        live = b.live()
+        runs.append(b.run[live])
+        for name in _STATE:
+            values = getattr(b, name)[live]
+            if values.ndim > 1:  # pad the units axis to the widest block
+                pad = [(0, 0), (0, k_max - b.K)] + [(0, 0)] * (values.ndim - 2)
+                values = np.pad(values, pad)
+            state[name].append(values)
+    state = {name: np.concatenate(parts) for name, parts in state.items()}
+    return _make_blocks(X, y, data_of_run, widths, np.concatenate(runs), state)
+
+
+def batched_gradient_descent(
+    X,
+    y,
+    activation,
+    W0,
+    v0,
+    *,
+    step: float,
+    max_iter: int,
+    train_v: bool = True,
+    data_index=None,
+    loss_tol: float = 0.0,
+    grad_tol: float = 0.0,
+    blowup: float = 1e6,
+    record_every: int | None = None,
+    progress: bool = False,
+) -> BatchResult:
+    """Run T independent fixed-step gradient descents at once.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d) or (m, n, d)
+        One data set shared by all runs, or m data sets (for example one per teacher).
+    y : array_like, shape (n,) or (m, n)
+        Labels, matching ``X``.
+    activation : str, Activation or callable
+        The activation φ (see :func:`shallowlearn.get_activation`).
+    W0 : array_like, shape (T, k, d), or a sequence of T arrays of shapes (k_t, d)
+        Starting hidden weights; a sequence lets the runs have different widths.
+    v0 : array_like, shape (T, k), or a sequence of T arrays of shapes (k_t,)
+        Starting output weights (the fixed output weights when ``train_v`` is False).
+    step : float
+        Step size α > 0, the same for every run.
+    max_iter : int
+        Largest number of steps of a run.
+    train_v : bool
+        Train v and W jointly (default) or W only.
+    data_index : array_like of int, shape (T,), optional
+        The data set (index into the first axis of ``X``) of each run. May be omitted when
+        there is one data set, or one per run.
+    loss_tol, grad_tol : float
+        A run stops once its loss is at most ``loss_tol`` or its gradient norm at most
+        ``grad_tol`` (both 0 by default: only the iteration cap stops it).
+    blowup : float
+        A run whose loss exceeds ``blowup`` times its initial loss, or is not finite, is
+        declared diverged. The default, 10⁶, stops a run long before floating-point overflow.
+    record_every : int, optional
+        Record the loss of every run each ``record_every`` iterations (see
+        :attr:`BatchResult.history`).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    BatchResult
+
+    Examples
+    --------
+    Ten starts on one planted quadratic teacher, trained jointly:
+
+    >>> import numpy as np
+    >>> from shallowlearn import planted
+    >>> from shallowlearn.batched import batched_gradient_descent
+    >>> data = planted(n=40, d=4, k=3, rng=0)
+    >>> rng = np.random.default_rng(1)
+    >>> W0 = rng.normal(0, 0.5, size=(10, 3, 4))
+    >>> v0 = rng.choice([-1.0, 1.0], size=(10, 3))
+    >>> res = batched_gradient_descent(data.X, data.y, "quadratic", W0, v0,
+    ...                                step=0.01, max_iter=3000, loss_tol=1e-10)
+    >>> bool(np.all(res.loss < res.initial_loss))
+    True
+    """
+    act: Activation = get_activation(activation)
+    W_runs, v_runs = _as_runs(W0, v0, np.shape(X)[-1])
+    T = len(W_runs)
+    X, y, data_of_run = _as_data(X, y, data_index, T)
+    step = check_real(step, "step", low=0.0, strict=True)
+    max_iter = check_positive_int(max_iter, "max_iter")
+    loss_tol = check_real(loss_tol, "loss_tol", low=0.0)
+    grad_tol = check_real(grad_tol, "grad_tol", low=0.0)
+    blowup = check_real(blowup, "blowup", low=1.0, strict=True)
+    if record_every is not None:
+        record_every = check_positive_int(record_every, "record_every")
+    if not isinstance(train_v, bool):
+        raise TypeError(f"train_v must be True or False; got {train_v!r}")
+
+    widths = np.array([w.shape[0] for w in W_runs])
+    k_max, d = int(widths.max()), X.shape[2]
+    W_start = np.zeros((T, k_max, d))
+    v_start = np.zeros((T, k_max))
+    for t, (w, v) in enumerate(zip(W_runs, v_runs)):
+        W_start[t, : widths[t]] = w
+        v_start[t, : widths[t]] = v
+    out = {
+        "W": W_start.copy(), "v": v_start.copy(), "loss": np.full(T, np.nan),
+        "grad_norm": np.full(T, np.nan), "initial_loss": np.full(T, np.nan),
+        "iterations": np.zeros(T, dtype=int), "status": np.full(T, "max_iter", dtype=object),
+    }
+    history = None if record_every is None else np.full((T, max_iter // record_every + 1), np.nan)
+    quadratic = _is_quadratic(act)
+    blocks = _make_blocks(X, y, data_of_run, widths, np.arange(T), {
+        "W": W_start, "W_old": W_start, "v": v_start, "v_old": v_start,
+        "mask": (np.arange(k_max) < widths[:, None]).astype(float),
+        "tol": np.full(T, loss_tol), "limit": np.full(T, np.inf),
+    })
+    bar = tqdm(total=max_iter, disable=not progress, desc="gradient descent", unit="step")
+    for t in range(max_iter + 1):
+        stopped = False
+        for b in blocks:
+            stopped |= _advance(b, t, act, quadratic, step, train_v, max_iter, loss_tol,
+                                grad_tol, blowup, history, record_every, out)
+        if t == max_iter or not any(b.live().any() for b in blocks):
+            break
+        if stopped:
+            blocks = _repack(blocks, X, y, data_of_run, widths)
+        if t % _PROGRESS_EVERY == 0 and t > 0:
+            bar.update(_PROGRESS_EVERY)
+            bar.set_postfix(active=sum(int(b.live().sum()) for b in blocks), refresh=False)
+    bar.close()
+    _evaluate_diverged(X, y, data_of_run, widths, act, train_v, out)
+
+    out["status"] = out["status"].astype(str)
+    for arr in out.values():
+        arr.setflags(write=False)
+    if history is not None:
+        history.setflags(write=False)
+    return BatchResult(
+        widths=widths, history=history, record_every=record_every, step=step,
+        trains_v=train_v, **out,
+    )
+
+
+def _advance(b: _Block, t, act, quadratic, step, train_v, max_iter, loss_tol, grad_tol,
+             blowup, history, record_every, out) -> bool:
+    """Iteration t of the runs of one block: evaluate, retire the runs that stop, step."""
+    loss, grad, U, Uv = _loss_and_step(b, act, quadratic, step, train_v, grad_tol > 0)
+    if t == 0:
+        live = b.live()
+        b.limit = np.where(live, blowup * loss, np.inf)
+        out["initial_loss"][b.run[live]] = loss[live]
+    if history is not None and t % record_every == 0:
+        live = b.live()
+        history[b.run[live], t // record_every] = loss[live]
+    stop = ~(loss <= b.limit) | (loss <= b.tol)
+    if grad_tol > 0:
+        stop |= (grad <= grad_tol) & b.live()
+    if t == max_iter:
+        stop = b.live()
+    stopped = bool(stop.any())
+    if stopped:
+        at = np.nonzero(stop)
+        runs, diverged = b.run[at], ~(loss[at] <= b.limit[at])
+        small_grad = grad[at] <= grad_tol if grad is not None else np.zeros(runs.size, bool)
+        out["status"][runs] = np.where(
+            diverged, "diverged",
+            np.where(loss[at] <= loss_tol, "loss_tol",
+                     np.where(small_grad, "grad_tol", "max_iter")),
+        )
+        # a diverged run keeps θ_{t−1} (its loss and gradient are evaluated at the end), the
+        # others θ_t
+        K = b.K
+        out["W"][runs, :K] = np.where(diverged[:, None, None], b.W_old[at], b.W[at])
+        out["v"][runs, :K] = np.where(diverged[:, None], b.v_old[at], b.v[at])
+        out["loss"][runs] = loss[at]
+        out["grad_norm"][runs] = np.sqrt(
+            np.einsum("jkd,jkd->j", U[at], U[at]) + np.einsum("jk,jk->j", Uv[at], Uv[at])
+        ) / step
+        out["iterations"][runs] = np.where(diverged, max(t - 1, 0), t)
+        # the stopped slots become empty and inert: zero weights, zero update, never stop
+        for arr in (b.W, b.v, b.mask, U, Uv):
+            arr[at] = 0.0
+        b.tol[at], b.limit[at], b.run[at] = -np.inf, np.inf, -1
+    if t < max_iter:
+        # θ_{t+1} = θ_t − α∇L(θ_t), written over the buffer of θ_{t−1}
+        np.subtract(b.W, U, out=b.W_old)
+        np.subtract(b.v, Uv, out=b.v_old)
+        b.W, b.W_old, b.v, b.v_old = b.W_old, b.W, b.v_old, b.v
+    return stopped
+
+
+def _evaluate_diverged(X, y, data_of_run, widths, act, train_v, out) -> None:
+    """Loss and gradient norm of the diverged runs at the iterate they keep (rare: one by one)."""
+    for t in np.flatnonzero(out["status"] == "diverged"):
+        k = widths[t]
+        W, v = out["W"][t, :k], out["v"][t, :k]
+        data = (X[data_of_run[t]], y[data_of_run[t]], act)
+        obj = Objective(*data, k=k) if train_v else Objective(*data, v=v)
+        loss, grad = obj.value_and_grad(obj.pack(W, v) if train_v else obj.pack(W))
+        out["loss"][t], out["grad_norm"][t] = loss, np.linalg.norm(grad)
+
+
+def _is_quadratic(act: Activation) -> bool:
+    """Whether φ(z) = z² exactly, which has a cheaper fused step."""
+    if act.name != "quadratic":
+        return False
+    probe = np.linspace(-3.0, 3.0, 13)
+    return bool(np.array_equal(np.asarray(act.phi(probe)), probe * probe))
+
+
+def _loss_and_step(b: _Block, act: Activation, quadratic: bool, step: float, train_v: bool,
+                   with_grad: bool):
+    """Loss, gradient norm and the steps α∇_W L, α∇_v L of every slot at the current iterate.
+
+    With r = predictions − y and D = φ′(Z) ∘ r (Z the pre-activations), the gradients are
+    ∇_{w_l} L = (v_l/n) (Dᵀ X)_l and ∇_{v_l} L = (1/n) Σᵢ φ(z_il) rᵢ. For φ(z) = z² the second
+    equals (1/n) ⟨w_l, ((Z ∘ r)ᵀ X)_l⟩, which saves a pass over the (units × samples) arrays.
+    The gradient norm is computed only when ``with_grad`` (it is None otherwise).
+    """
+    G, S, K, n, d = b.G, b.S, b.K, b.n, b.d
+    # forward: Z[g, (s, l), i] = ⟨w_sl, x_i⟩ for every run s of group g, one product per group
+    Z = np.matmul(b.W.reshape(G, S * K, d), b.Xt, out=b.Z).reshape(G, S, K, n)
+    A = np.multiply(Z, Z, out=b.A) if quadratic else np.asarray(act.phi(Z))
+    r = np.matmul(b.v[:, :, None, :], A)[:, :, 0, :]  # the predictions, one product per run
+    r -= b.y
+    loss = np.einsum("gsn,gsn->gs", r, r)
+    loss /= 2 * n
+    # backward: D = φ′(Z) ∘ r (without its factor 2 for φ = z²), then α∇_W L = diag(αv/n) Dᵀ X
+    if quadratic:
+        D = np.multiply(Z, r[:, :, None, :], out=Z)
+    else:
+        D = act.dphi(Z) * r[:, :, None, :]
+    U = np.matmul(D.reshape(G, S * K, n), b.X, out=b.U).reshape(G, S, K, d)
+    if not train_v:
+        Uv = np.zeros((G, S, K))
+    elif quadratic:  # zero for padded units, whose w_l = 0: no mask needed
+        Uv = np.einsum("gskd,gskd->gsk", U, b.W)
+        Uv *= step / n
+    else:
+        Uv = np.matmul(A, r[..., None])[..., 0]
+        Uv *= (step / n) * b.mask
+    U *= ((2.0 if quadratic else 1.0) * step / n) * b.v[..., None]
+    grad = None
+    if with_grad:
+        grad = np.sqrt(np.einsum("gskd,gskd->gs", U, U) + np.einsum("gsk,gsk->gs", Uv, Uv)) / step
+    return loss, grad, U, Uv

@@ -1,0 +1,178 @@
+"""The batched gradient-descent engine: equal to running the runs one by one, inert padding,
+divergence handling, reproducibility and argument checks."""
+
+import numpy as np
+import pytest
+
+from shallowlearn import planted, random_labels
+from shallowlearn.batched import STATUSES, batched_gradient_descent
+from shallowlearn.bench import looped_gradient_descent
+from shallowlearn.initializations import random_init
+
+
+def _problem(widths, n=30, d=4, teachers=2, activation="quadratic", seed=0):
+    """Data sets (one per teacher) and one start per (teacher, width), as lists."""
+    rng = np.random.default_rng(seed)
+    X, y, W0, v0, index = [], [], [], [], []
+    for i in range(teachers):
+        data = planted(n, d, 3, activation, rng=rng)
+        X.append(data.X)
+        y.append(data.y)
+        for k in widths:
+            W, v = random_init(k, d, rng=rng)
+            W0.append(W)
+            v0.append(v)
+            index.append(i)
+    return np.array(X), np.array(y), W0, v0, np.array(index)
+
+
+def _assert_same(a, b, rtol=1e-9):
+    assert a.status.tolist() == b.status.tolist()
+    np.testing.assert_array_equal(a.iterations, b.iterations)
+    np.testing.assert_array_equal(a.widths, b.widths)
+    np.testing.assert_allclose(a.loss, b.loss, rtol=rtol, atol=1e-14)
+    np.testing.assert_allclose(a.initial_loss, b.initial_loss, rtol=rtol)
+    np.testing.assert_allclose(a.grad_norm, b.grad_norm, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(a.W, b.W, rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(a.v, b.v, rtol=rtol, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["quadratic", "softplus", "tanh"])
+@pytest.mark.parametrize("train_v", [True, False])
+def test_batched_equals_looped(activation, train_v):
+    X, y, W0, v0, index = _problem([2, 3, 4, 6], activation=activation)
+    # a loss threshold that stops some runs early and leaves others to the cap: the batch is
+    # repacked as runs leave
+    options = dict(data_index=index, step=0.005, max_iter=400, train_v=train_v, record_every=50)
+    free = batched_gradient_descent(X, y, activation, W0, v0, **options)
+    options["loss_tol"] = float(np.median(free.loss))
+    batched = batched_gradient_descent(X, y, activation, W0, v0, **options)
+    looped = looped_gradient_descent(X, y, activation, W0, v0, **options)
+    assert {"loss_tol", "max_iter"} <= set(batched.status.tolist())
+    _assert_same(batched, looped)
+    np.testing.assert_allclose(batched.history, looped.history, rtol=1e-9)
+    if not train_v:
+        for t, v in enumerate(v0):
+            np.testing.assert_array_equal(batched.v[t, : v.size], v)
+
+
+def test_shared_data_and_3d_starts():
+    data = random_labels(25, 3, rng=1)
+    W0, v0 = random_init(4, 3, size=5, rng=2)
+    options = dict(step=0.01, max_iter=200)
+    batched = batched_gradient_descent(data.X, data.y, "quadratic", W0, v0, **options)
+    looped = looped_gradient_descent(data.X, data.y, "quadratic", W0, v0, **options)
+    _assert_same(batched, looped)
+    assert batched.W.shape == (5, 4, 3)
+    assert batched.history is None
+
+
+def test_padded_units_stay_exactly_zero():
+    # widths 3 and 4 share a block, so the width-3 runs carry a padded fourth unit; softplus has
+    # φ(0) ≠ 0, so an unmasked output weight of that unit would move
+    X, y, W0, v0, index = _problem([3, 4], activation="softplus", seed=3)
+    options = dict(step=0.05, max_iter=300)
+    together = batched_gradient_descent(X, y, "softplus", W0, v0, data_index=index, **options)
+    narrow = [t for t, w in enumerate(W0) if w.shape[0] == 3]
+    alone = batched_gradient_descent(
+        X, y, "softplus", [W0[t] for t in narrow], [v0[t] for t in narrow],
+        data_index=index[narrow], **options,
+    )
+    assert together.W.shape[1] == 4 and alone.W.shape[1] == 3
+    assert np.all(together.W[narrow, 3] == 0.0) and np.all(together.v[narrow, 3] == 0.0)
+    np.testing.assert_allclose(together.W[narrow, :3], alone.W, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(together.loss[narrow], alone.loss, rtol=1e-10)
+    # and the padded runs moved: the test is not vacuous
+    assert not np.allclose(together.W[narrow, :3], np.array([W0[t] for t in narrow]))
+
+
+def test_divergence_is_marked_and_isolated():
+    X, y, W0, v0, index = _problem([3], teachers=1, seed=4)
+    W0 = [W0[0], 30.0 * W0[0], W0[0] * 0.5]  # the middle start blows up at this step size
+    v0 = [v0[0], np.ones(3), v0[0]]
+    index = np.zeros(3, dtype=int)
+    options = dict(data_index=index, step=0.01, max_iter=300)
+    batched = batched_gradient_descent(X, y, "quadratic", W0, v0, **options)
+    looped = looped_gradient_descent(X, y, "quadratic", W0, v0, **options)
+    assert batched.status.tolist() == ["max_iter", "diverged", "max_iter"]
+    _assert_same(batched, looped)
+    # the diverged run keeps its last iterate below the blow-up threshold, which is finite
+    assert np.all(np.isfinite(batched.W[1])) and np.isfinite(batched.loss[1])
+    assert batched.loss[1] <= 1e6 * batched.initial_loss[1]
+    assert batched.iterations[1] < 300
+    # the others are as if they had run alone
+    alone = batched_gradient_descent(X, y, "quadratic", [W0[0], W0[2]], [v0[0], v0[2]],
+                                     step=0.01, max_iter=300)
+    np.testing.assert_allclose(batched.W[[0, 2]], alone.W, rtol=1e-12, atol=1e-14)
+
+
+def test_grad_tol_stops_runs():
+    X, y, W0, v0, index = _problem([5], teachers=1, seed=5)
+    res = batched_gradient_descent(X, y, "quadratic", W0, v0, data_index=index, step=0.02,
+                                   max_iter=20000, grad_tol=1e-3)
+    assert res.status.tolist() == ["grad_tol"]
+    assert res.grad_norm[0] <= 1e-3 < 20000
+
+
+def test_same_seed_same_result():
+    def run():
+        data = planted(30, 4, 3, rng=7)
+        W0, v0 = random_init(3, 4, size=4, rng=8)
+        return batched_gradient_descent(data.X, data.y, "quadratic", W0, v0, step=0.02,
+                                        max_iter=100, record_every=10)
+
+    a, b = run(), run()
+    for name in ("W", "v", "loss", "grad_norm", "iterations", "history"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_history_and_result_fields():
+    data = planted(30, 4, 3, rng=9)
+    W0, v0 = random_init(3, 4, size=2, rng=10)
+    res = batched_gradient_descent(data.X, data.y, "quadratic", W0, v0, step=0.02,
+                                   max_iter=100, record_every=30, loss_tol=1e-30)
+    assert res.history.shape == (2, 4)
+    np.testing.assert_allclose(res.history[:, 0], res.initial_loss)
+    assert set(res.status.tolist()) <= set(STATUSES)
+    assert not res.loss.flags.writeable
+    assert "BatchResult(T=2" in repr(res)
+
+
+def test_inputs_are_not_modified():
+    X, y, W0, v0, index = _problem([3], teachers=1)
+    copies = [a.copy() for a in (X, y, *W0, *v0)]
+    batched_gradient_descent(X, y, "quadratic", W0, v0, data_index=index, step=0.01, max_iter=5)
+    for before, after in zip(copies, (X, y, *W0, *v0)):
+        np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(step=-0.1), "step"),
+        (dict(step=0.0), "step"),
+        (dict(max_iter=0), "max_iter"),
+        (dict(loss_tol=-1.0), "loss_tol"),
+        (dict(blowup=0.5), "blowup"),
+        (dict(record_every=0), "record_every"),
+        (dict(W0=np.zeros((2, 3, 5))), "W0"),
+        (dict(v0=np.ones((2, 4))), "v0"),
+        (dict(v0=np.ones((3, 3))), "same number of runs"),
+        (dict(data_index=np.array([0, 5])), "data_index"),
+        (dict(data_index=np.array([0.0, 1.0])), "data_index"),
+        (dict(X=np.zeros((3, 10, 4)), y=np.zeros((3, 10))), "data_index"),
+        (dict(y=np.zeros((2, 9))), "y"),
+    ],
+)
+def test_bad_arguments(change, match):
+    args = dict(X=np.ones((2, 10, 4)), y=np.zeros((2, 10)), activation="quadratic",
+                W0=np.zeros((2, 3, 4)), v0=np.ones((2, 3)), step=0.1, max_iter=3)
+    args.update(change)
+    with pytest.raises((ValueError, TypeError), match=match):
+        batched_gradient_descent(**args)
+
+
+def test_train_v_must_be_bool():
+    with pytest.raises(TypeError, match="train_v"):
+        batched_gradient_descent(np.ones((4, 2)), np.zeros(4), "quadratic", np.zeros((1, 1, 2)),
+                                 np.ones((1, 1)), step=0.1, max_iter=2, train_v="yes")
