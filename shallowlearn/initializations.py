@@ -349,8 +349,17 @@ def tensor_init(X, y, k, activation, *, rng=None) -> tuple[np.ndarray, np.ndarra
     return _fit_scales(X, labels, directions, act)
 
 
+# Unit norms are fitted in this range. The inputs are N(0, I), so a unit of norm s sees
+# pre-activations of standard deviation s. At the ends of the range the fit is degenerate: a
+# unit of tiny norm is nearly linear (φ(sz) ≈ φ(0) + sφ′(0)z, so (s, v) and (s/c, cv) fit
+# alike), and a steep softplus unit of large norm is nearly homogeneous ((s, v) and (cs, v/c));
+# unbounded, the fit drifts along these directions to absurd norms and output weights.
+_NORM_BOUNDS = (1e-3, 10.0)
+
+
 def _fit_scales(X, y, directions, act: Activation):
-    """Least-squares norms s and output weights v for W = diag(s) · directions."""
+    """Least-squares norms s (within _NORM_BOUNDS) and output weights v for
+    W = diag(s) · directions."""
     G = X @ directions.T  # (n, k)
     k = directions.shape[0]
 
@@ -363,6 +372,8 @@ def _fit_scales(X, y, directions, act: Activation):
         return np.hstack([act.dphi(G * s) * G * v, act.phi(G * s)])
 
     start = np.concatenate([np.ones(k), np.ones(k)])
-    fit = optimize.least_squares(residuals, start, jac=jacobian, method="lm")
+    low, high = _NORM_BOUNDS
+    bounds = (np.r_[np.full(k, low), np.full(k, -np.inf)], np.r_[np.full(k, high), np.full(k, np.inf)])
+    fit = optimize.least_squares(residuals, start, jac=jacobian, method="trf", bounds=bounds)
     s, v = fit.x[:k], fit.x[k:]
     return directions * s[:, None], v

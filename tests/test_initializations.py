@@ -130,3 +130,17 @@ def test_tensor_init_refuses_what_it_cannot_do():
         tensor_init(data.X, data.y, 2, lambda z: 2.0 * z)
     with pytest.raises(ValueError, match="k"):
         tensor_init(data.X, data.y, 5, "tanh")
+
+
+def test_tensor_init_norms_stay_bounded_when_the_fit_is_degenerate():
+    # A unit of tiny norm s is nearly linear, φ(sz) ≈ φ(0) + sφ′(0)z, so (s, v) and
+    # (s/c, cv) fit the data alike; an unbounded least-squares fit drifted to norms of 1e-7
+    # with huge output weights here.
+    from shallowlearn.initializations import tensor_init
+
+    act = get_activation("softplus", b=4.0)
+    data = planted(n=10000, d=10, k=5, activation=act, v=np.ones(5), rng=2)
+    W, v = tensor_init(data.X, data.y, 5, act, rng=2)
+    norms = np.linalg.norm(W, axis=1)
+    assert np.all(norms <= 10.0 + 1e-9) and np.all(norms >= 1e-3 - 1e-12)
+    assert np.all(np.isfinite(v))
