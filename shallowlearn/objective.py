@@ -210,7 +210,7 @@ class Objective:
         if self.trains_v:
             dpred = dpred + A @ du
         # derivative of gW = (φ′(Z)∘(r vᵀ))ᵀX / n along u
-        dD = dphi * dpred[:, None] * v[None, :] + self.activation.ddphi(Z) * dZ * r[:, None] * v[None, :]
+        dD = (dphi * dpred[:, None] + self.activation.ddphi(Z) * dZ * r[:, None]) * v[None, :]
         if self.trains_v:
             dD = dD + dphi * r[:, None] * du[None, :]
         hW = (dD.T @ self.X).ravel() / self.n
@@ -231,18 +231,15 @@ class Objective:
         dphi = self.activation.dphi(Z)
         J = self._jacobian(v, Z, A)
         H = J.T @ J
-        # residual curvature in W: block l is Xᵀ diag(r v_l φ″(Z_·l)) X
         weights = self.activation.ddphi(Z) * r[:, None] * v[None, :]  # (n, k)
-        blocks = np.einsum("il,ij,im->ljm", weights, self.X, self.X)
+        cross = (dphi * r[:, None]).T @ self.X if self.trains_v else None  # (k, d)
         off = k if self.trains_v else 0
         for l in range(k):
             s = slice(off + l * d, off + (l + 1) * d)
-            H[s, s] += blocks[l]
-        if self.trains_v:
-            # ∂²pred/∂v_l∂W_lj = φ′(Z_il) X_ij, weighted by the residuals
-            cross = (dphi * r[:, None]).T @ self.X  # (k, d)
-            for l in range(k):
-                s = slice(off + l * d, off + (l + 1) * d)
+            # residual curvature in W: block l is Xᵀ diag(r v_l φ″(Z_·l)) X
+            H[s, s] += self.X.T @ (weights[:, l, None] * self.X)
+            if self.trains_v:
+                # ∂²pred/∂v_l∂W_lj = φ′(Z_il) X_ij, weighted by the residuals
                 H[l, s] += cross[l]
                 H[s, l] += cross[l]
         return H / n
