@@ -13,11 +13,20 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .activations import ACTIVATIONS, Activation, get_activation
 from .batched import BatchResult, batched_gradient_descent
+from .critical_points import CriticalPoint, classify_point, symmetry_directions
 from .data import Dataset, Teacher, planted, random_labels
 from .derivative_checks import DerivativeCheck, check_derivatives
 from .experiments import Results, load_results, run_protocol, save_results
 from .initializations import near_planted, random_init, spectral_init, tensor_init
 from .objective import Objective
+from .slices import (
+    TrajectoryProjection,
+    project_trajectory,
+    random_direction,
+    slice_1d,
+    slice_2d,
+    slice_between,
+)
 from .solvers import (
     SOLVERS,
     SolverHistory,
@@ -30,6 +39,7 @@ from .solvers import (
     sgd,
     trust_region,
 )
+from .spectrum import HessianOperator, Spectrum, eigenvalue_density, hessian_spectrum
 
 try:
     __version__ = version("shallowlearn")
@@ -40,31 +50,44 @@ __all__ = [
     "ACTIVATIONS",
     "Activation",
     "BatchResult",
+    "CriticalPoint",
     "Dataset",
     "DerivativeCheck",
+    "HessianOperator",
     "Objective",
     "Results",
     "SOLVERS",
     "SolverHistory",
     "SolverResult",
+    "Spectrum",
     "Teacher",
+    "TrajectoryProjection",
     "batched_gradient_descent",
     "check_derivatives",
+    "classify_point",
     "cubic_regularization",
+    "eigenvalue_density",
     "get_activation",
     "gradient_descent",
+    "hessian_spectrum",
     "load_results",
     "near_planted",
     "negative_curvature_descent",
     "perturbed_gradient_descent",
     "pgd_theory_parameters",
     "planted",
+    "project_trajectory",
+    "random_direction",
     "random_init",
     "random_labels",
     "run_protocol",
     "save_results",
     "sgd",
+    "slice_1d",
+    "slice_2d",
+    "slice_between",
     "spectral_init",
+    "symmetry_directions",
     "tensor_init",
     "trust_region",
 ]

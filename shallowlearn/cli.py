@@ -19,9 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmarks and experiment protocols of the shallowlearn package.",
     )
     commands = parser.add_subparsers(dest="command", metavar="command", required=True)
-    from . import bench, experiments
+    from . import bench, experiments, spectrum
 
-    for add_command in (bench.add_command, experiments.add_command):
+    for add_command in (bench.add_command, experiments.add_command, spectrum.add_command):
         add_command(commands)
     return parser
 

@@ -1,0 +1,154 @@
+"""Figures of Hessian spectra and loss slices (matplotlib).
+
+Each function draws on ``ax`` when given (else on a new figure) and returns ``(fig, ax)``, so
+a chapter can restyle, annotate or combine the panels.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .slices import TrajectoryProjection
+from .spectrum import Spectrum, eigenvalue_density
+from .validation import check_array
+
+__all__ = ["plot_slice", "plot_slice_2d", "plot_spectrum"]
+
+
+def _axes(ax):
+    if ax is None:
+        fig, ax = plt.subplots()
+        return fig, ax
+    return ax.figure, ax
+
+
+def plot_spectrum(spectrum, *, ax=None, width: float | None = None, log: bool = True):
+    """The eigenvalue density of a Hessian, with λ_min and λ_max marked.
+
+    Parameters
+    ----------
+    spectrum : Spectrum or array_like
+        A complete spectrum (the dense route) or the eigenvalues themselves.
+    ax : matplotlib.axes.Axes, optional
+    width : float, optional
+        Gaussian broadening (:func:`shallowlearn.spectrum.eigenvalue_density`).
+    log : bool
+        Logarithmic density axis, so that the bulk and the spike at zero both show.
+
+    Returns
+    -------
+    fig, ax
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from shallowlearn.plotting import plot_spectrum
+    >>> fig, ax = plot_spectrum([-1.0, 0.0, 0.0, 0.0, 2.0, 3.0])
+    >>> ax.get_xlabel()
+    'eigenvalue'
+    """
+    if isinstance(spectrum, Spectrum):
+        if not spectrum.complete:
+            raise ValueError(
+                f"plot_spectrum needs every eigenvalue; this spectrum has {spectrum.eigenvalues.size} "
+                f"of {spectrum.p} (compute it with method='dense')"
+            )
+        eigenvalues = spectrum.eigenvalues
+    else:
+        eigenvalues = check_array(spectrum, "spectrum", ndim=1)
+    fig, ax = _axes(ax)
+    grid, density = eigenvalue_density(eigenvalues, width=width)
+    ax.plot(grid, density, color="C0")
+    ax.fill_between(grid, density, color="C0", alpha=0.2)
+    for value, name, color in ((eigenvalues.min(), "λ_min", "C3"), (eigenvalues.max(), "λ_max", "C2")):
+        ax.axvline(value, color=color, linestyle="--", linewidth=1, label=f"{name} = {value:.3g}")
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=max(density.max() * 1e-6, np.finfo(float).tiny))
+    ax.set_xlabel("eigenvalue")
+    ax.set_ylabel("density")
+    ax.legend()
+    return fig, ax
+
+
+def plot_slice(t, loss, *, ax=None, label: str | None = None, log: bool = False):
+    """A 1-D loss slice: loss against the step t (from :func:`shallowlearn.slices.slice_1d`).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from shallowlearn.plotting import plot_slice
+    >>> t = np.linspace(-1, 1, 11)
+    >>> fig, ax = plot_slice(t, t**2, label="along u")
+    >>> len(ax.lines)
+    1
+    """
+    t = check_array(t, "t", ndim=1)
+    loss = check_array(loss, "loss", ndim=1, shape=(t.size,))
+    fig, ax = _axes(ax)
+    ax.plot(t, loss, label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("t")
+    ax.set_ylabel("loss")
+    if label is not None:
+        ax.legend()
+    return fig, ax
+
+
+def plot_slice_2d(s, t, loss, *, ax=None, trajectory=None, levels: int = 30, log: bool = False):
+    """A 2-D loss slice as filled contours, optionally with an optimization path drawn on it.
+
+    Parameters
+    ----------
+    s, t : array_like, shapes (m₁,), (m₂,)
+        The grid (horizontal and vertical axes).
+    loss : array_like, shape (m₁, m₂)
+        From :func:`shallowlearn.slices.slice_2d`: entry [i, j] at (s[i], t[j]).
+    ax : matplotlib.axes.Axes, optional
+    trajectory : TrajectoryProjection or array_like of shape (T, 2), optional
+        Path coordinates in the plane, e.g. from :func:`shallowlearn.slices.project_trajectory`
+        (slice at its ``center`` along its ``directions`` so that the two agree).
+    levels : int
+        Number of contour levels.
+    log : bool
+        Contour log₁₀ of the loss.
+
+    Returns
+    -------
+    fig, ax
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from shallowlearn.plotting import plot_slice_2d
+    >>> s, t = np.linspace(-1, 1, 9), np.linspace(-1, 1, 7)
+    >>> loss = s[:, None] ** 2 - t[None, :] ** 2 + 2
+    >>> fig, ax = plot_slice_2d(s, t, loss, trajectory=[[1.0, 0.5], [0.5, 0.2], [0.0, 0.0]])
+    >>> len(ax.lines)
+    3
+    """
+    s = check_array(s, "s", ndim=1)
+    t = check_array(t, "t", ndim=1)
+    loss = check_array(loss, "loss", ndim=2, shape=(s.size, t.size))
+    fig, ax = _axes(ax)
+    values = np.log10(np.maximum(loss, np.finfo(float).tiny)) if log else loss
+    filled = ax.contourf(s, t, values.T, levels=levels, cmap="viridis")
+    fig.colorbar(filled, ax=ax, label="log₁₀ loss" if log else "loss")
+    if trajectory is not None:
+        path = trajectory.coords if isinstance(trajectory, TrajectoryProjection) else check_array(
+            trajectory, "trajectory", ndim=2, shape=(None, 2)
+        )
+        ax.plot(path[:, 0], path[:, 1], color="white", marker=".", linewidth=1)
+        ax.plot(*path[0], "o", color="C1", label="start")
+        ax.plot(*path[-1], "*", color="C3", markersize=12, label="end")
+        ax.legend()
+    ax.set_xlabel("s")
+    ax.set_ylabel("t")
+    return fig, ax
