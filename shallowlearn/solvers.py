@@ -50,10 +50,10 @@ from typing import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.sparse.linalg import LinearOperator, eigsh
 from tqdm.auto import tqdm
 
 from .objective import Objective
+from .spectrum import hessian_spectrum
 from .validation import as_rng, check_positive_int, check_real
 
 __all__ = [
@@ -235,14 +235,17 @@ class _Run:
         return self._spectrum
 
     def smallest_eigenpair(self):
-        """λ_min and a unit eigenvector: dense for p ≤ _DENSE_MAX, else eigsh on products."""
+        """λ_min and a unit eigenvector: dense for p ≤ _DENSE_MAX, else the structured
+        iterative route of :func:`~shallowlearn.spectrum.hessian_spectrum`."""
         if self._bottom is None:
-            p = self.objective.p
-            if p <= _DENSE_MAX:
+            if self.objective.p <= _DENSE_MAX:
                 w, V = self.eigh()
             else:
-                op = LinearOperator((p, p), matvec=lambda u: self.hvp(np.ravel(u)), dtype=float)
-                w, V = eigsh(op, k=1, which="SA", v0=self.rng.standard_normal(p))
+                spectrum = hessian_spectrum(
+                    self.objective, self.theta, method="iterative", n_top=1, rng=self.rng
+                )
+                self.n_hvp += spectrum.n_products
+                w, V = spectrum.eigenvalues, spectrum.eigenvectors
             self._bottom = (float(w[0]), V[:, 0])
         return self._bottom
 
@@ -775,8 +778,8 @@ def negative_curvature_descent(
     """Gradient descent that steps along negative curvature at near-critical points.
 
     While ‖∇L‖ > ``grad_tol`` it takes fixed gradient steps. Otherwise it computes the
-    smallest Hessian eigenpair (λ, u) (dense for p ≤ 2000, else Lanczos via
-    :func:`scipy.sparse.linalg.eigsh` started from ``rng``); if λ ≥ −``curvature_tol`` the point
+    smallest Hessian eigenpair (λ, u) (dense for p ≤ 2000, else the iterative route of
+    :func:`~shallowlearn.spectrum.hessian_spectrum`, seeded by ``rng``); if λ ≥ −``curvature_tol`` the point
     is second-order stationary and the run stops; else it moves to θ + αu with gᵀu ≤ 0 and
     α = 2|λ|/ρ, the step that guarantees a decrease of 2|λ|³/(3ρ²) for a ρ-Lipschitz Hessian,
     halving α until L(θ + αu) ≤ L(θ) + αgᵀu + α²λ/6.
@@ -864,8 +867,8 @@ def trust_region(
       point with negative curvature the step is Δ times a bottom eigenvector.
     - ``"cg"``: Steihaug–Toint truncated conjugate gradients, matrix-free (Nocedal & Wright,
       Algorithm 7.2). CG cannot move from a critical point, so when ‖∇L‖ ≤ ``grad_tol`` the
-      step is Δ times the bottom eigenvector (from :func:`scipy.sparse.linalg.eigsh`, started
-      from ``rng``, for p > 2000).
+      step is Δ times the bottom eigenvector (from
+      :func:`~shallowlearn.spectrum.hessian_spectrum` for p > 2000).
     - ``"auto"``: ``"exact"`` for p ≤ 2000, else ``"cg"``.
 
     Parameters
