@@ -26,30 +26,50 @@ development machine, the batched engine took 3.4 us per run-step with one BLAS t
 5.2 us with the default threading.
 
 A run on the development machine (``OPENBLAS_NUM_THREADS=1 python -m shallowlearn bench``;
-2 AMD EPYC cores shared with other jobs, load average 4-7 during the run, so that the loop got
-about half a core and the CPU times are the steadier figures)::
+2 AMD EPYC cores shared with other jobs, load average 2.4 before and 2.7 after the run, which
+took 133 s of wall time)::
 
     measurement (OPENBLAS_NUM_THREADS=1)                                              value  target
     -------------------------------------------------------------------------------------------------
     Figure 3a (full, at most 50,000 steps): 700 runs, 27,389,831 run-steps
-      batched engine, wall | CPU time                                        149.1 | 97.3 s
-      per-run loop, wall | CPU time (timed on 14 runs, scaled)              1187.4 | 589.4 s
-      speed-up of the batched engine, wall | CPU                                8.0x | 6.1x  >= 10x
-      batched CPU time per run-step                                                 3.55 us
-      floor: 4nkd flops at the measured matmul rate                                 1.18 us
-      batched CPU time / floor                                                         3.0x
+      batched engine, wall | CPU time                                        112.7 | 87.6 s
+      per-run loop, wall | CPU time (timed on 14 runs, scaled)              618.0 | 603.6 s
+      speed-up of the batched engine, wall | CPU                                5.5x | 6.9x  >= 10x
+      batched CPU time per run-step                                                 3.20 us
+      floor: 4nkd flops at the measured matmul rate                                 0.87 us
+      batched CPU time / floor                                                         3.7x
       loop vs batched: runs with the same status and iterations                       14/14  all
       loop vs batched: median |dL|/L0 of the final losses                             7e-18  rounding
-    fused / hand-written numpy gradient, quadratic (2000, 100, 200)                    1.07  <= 1.3
+      widest block (k = 7..9 as 9, 300 runs): a step per run                        2.69 us
+        of which the two matrix products                                            1.52 us
+        of which elementwise passes, bookkeeping                                    1.17 us
+    fused / hand-written numpy gradient, quadratic (2000, 100, 200)                    1.06  <= 1.3
     fused / hand-written numpy gradient, softplus (2000, 100, 200)                     1.00  <= 1.3
-    autograd / fused gradient, quadratic (100, 20, 10)                                13.9x  >= 3x
-    autograd / fused gradient, softplus (100, 20, 10)                                  7.7x  >= 3x
+    autograd / fused gradient, quadratic (100, 20, 10)                                 9.3x  >= 3x
+    autograd / fused gradient, softplus (100, 20, 10)                                  5.5x  >= 3x
 
-On this machine the target of 10x is not reached: the batched engine spends about 55% of its
-time in the two matrix products of each step, which already run at the machine's matmul rate,
-about 30% in three elementwise passes over the (units x samples) arrays, and the rest in
-per-call overhead. In separate, shorter measurements of CPU time at a lighter load, the engine
-took 2.2 us per run-step on this protocol and the loop 20 us, about 9x.
+On this machine the target of 10x is not reached (6.9x in CPU time, 5.5x in wall time at this
+load; CPU 6.1x, wall 8.0x in an earlier run at load 4-7). The breakdown rows say why: on the
+widest block, the two matrix products of a step take 1.5 us per run, already at the machine's
+matmul rate, and the elementwise passes over the (units x samples) arrays (φ(Z) = Z², the
+predictions vᵀφ(Z), D = Z ∘ r, each about 0.2-0.4 us per run) and the bookkeeping take about as
+much again; later in the run, when finished runs have left and the batch has been repacked into
+smaller arrays, the fixed cost of each numpy call weighs more (3.2 us per run-step overall
+against 2.7 on the full widest block). The loop costs about 22 us per run-step, so 10x would
+need the engine within about 2.2 us, at most 0.7 us above its matrix products.
+
+Changes tried for this version, each timed against the previous engine in one process on the
+same protocol (the first 1,000 steps of the full Figure 3a sweep; ratios of CPU time, > 1 is
+faster): ``np.square`` for Z ∘ Z and the predictions subtracted into a preallocated buffer,
+1.00 (kept); the predictions written with ``np.matmul(..., out=)``, 0.93 (a batched product
+with ``out=`` is slower; not kept); sweeping the groups in chunks sized for the level-2 cache
+(256 KiB-1 MiB), 0.80-0.84 (more calls, no cache gain); one block per width, without padding
+(12% fewer flops), 0.90 (more blocks); padding runs down to half the block's width, 0.88.
+In isolation, on the widest block, the predictions cost 49 us as a batched ``matmul``, 72 us as
+``einsum`` (68 with ``optimize=True``) and 220 us as ``(A * v).sum``; a three-operand einsum
+(v, Z, Z) without the intermediate Z², 300 us; D = Z ∘ r broadcast over the units costs twice a
+plain elementwise product of the same size. Scaling D by v before the second product would
+touch K·n entries instead of the K·d of U, so v scales U.
 """
 
 from __future__ import annotations
@@ -231,6 +251,47 @@ def _protocol_bench(quick: bool, progress: bool) -> list[tuple]:
          "all"),
         ("  loop vs batched: median |dL|/L0 of the final losses",
          f"{np.median(differences):.0e}", "rounding"),
+        *_step_breakdown(batch, protocol),
+    ]
+
+
+def _step_breakdown(batch: dict, protocol) -> list[tuple]:
+    """Where one step of the batched engine goes, on its widest block at the protocol's start.
+
+    One iteration of the block (``_advance``: evaluation, stopping checks, update) is timed
+    against the two matrix products it contains; the difference is the elementwise passes
+    (φ, the predictions, D = φ′(Z) ∘ r, the scalings and the update) and the bookkeeping.
+    """
+    from . import batched
+
+    widths = np.array([w.shape[0] for w in batch["W0"]])
+    T, k_max, d = widths.size, int(widths.max()), batch["X"].shape[2]
+    W, v = np.zeros((T, k_max, d)), np.zeros((T, k_max))
+    for t, (w, u) in enumerate(zip(batch["W0"], batch["v0"])):
+        W[t, : widths[t]], v[t, : widths[t]] = w, u
+    state = {"W": W, "W_old": W.copy(), "v": v, "v_old": v.copy(),
+             "mask": (np.arange(k_max) < widths[:, None]).astype(float),
+             "tol": np.full(T, protocol.loss_tol), "limit": np.full(T, np.inf)}
+    b = batched._make_blocks(batch["X"], batch["y"], batch["data_index"], widths,
+                             np.arange(T), state)[0]
+    runs, act = int(b.live().sum()), get_activation("quadratic")
+
+    def iteration():
+        batched._advance(b, 1, act, True, protocol.step, True, 10**9, protocol.loss_tol, 0.0,
+                         np.inf, None, None, {})
+
+    def products():
+        np.matmul(b.W.reshape(b.G, b.S * b.K, d), b.Xt, out=b.Z)
+        np.matmul(b.Z, b.X, out=b.U)
+
+    whole, matmul = _best_times(iteration, products, repeat=7, number=20)
+    kind = f"k = {int(widths[b.run[b.live()]].min())}..{b.K} as {b.K}"
+    return [
+        (f"  widest block ({kind}, {runs} runs): a step per run",
+         f"{whole / runs * 1e6:.2f} us", ""),
+        ("    of which the two matrix products", f"{matmul / runs * 1e6:.2f} us", ""),
+        ("    of which elementwise passes, bookkeeping",
+         f"{(whole - matmul) / runs * 1e6:.2f} us", ""),
     ]
 
 

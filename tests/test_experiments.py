@@ -105,6 +105,7 @@ def test_curve_protocols():
     local = run_protocol(_tiny("local", radii=(0.05, 1.0), max_iter=200), progress=False)
     assert local.curves["loss"].shape == (8, 9)
     np.testing.assert_array_equal(local.curves["iteration"], np.arange(9) * 25)
+    assert get_protocol("local").record_every == 100  # the full curves, kept small
     # closer starts begin lower and the loss falls
     assert local.summary["final_median"][0] < local.summary["final_median"][1]
     assert np.all(local.summary["rate_median"] < 0)
@@ -174,7 +175,27 @@ def test_shipped_results_load():
     res = shipped_results("fig3a", "reduced")
     assert isinstance(res, Results) and res.protocol == get_protocol("fig3a", "reduced")
     with pytest.raises(FileNotFoundError, match="python -m shallowlearn run fig2b"):
-        shipped_results("fig2b", "full")
+        shipped_results("fig2b", "reduced")
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_shipped_full_results_load_and_are_small(name):
+    # every full protocol ships its results, made with the protocol as defined now
+    res = shipped_results(name, "full")
+    assert res.protocol == get_protocol(name, "full")
+    p = res.protocol
+    assert len(res.runs["loss"]) == len(p.values) * p.teachers * p.starts
+    assert set(res.runs["outcome"]) <= {"success", "slow", "stuck", "diverged"}
+    path = experiments.resources.files("shallowlearn") / "results" / f"{name}-full.json"
+    assert len(path.read_bytes()) < 200_000
+    assert plot_results(res).axes[0].get_xlabel() in ("k", "d", "iteration")
+
+
+def test_success_plot_marks_the_papers_crossing(tiny_results):
+    lines = plot_results(tiny_results).axes[0].get_lines()
+    labels = [line.get_label() for line in lines]
+    assert "paper: teachers passing" in labels
+    assert any("paper: 50% at k = 5.50" in label for label in labels)
 
 
 def test_cli_run_saves_results_and_figure(tmp_path, monkeypatch, capsys):
