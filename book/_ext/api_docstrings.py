@@ -34,15 +34,18 @@ PACKAGE = "shallowlearn"
 
 # ``literal`` or :role:`text` (kept as they are)
 _PROTECTED = re.compile(r"(``.+?``|:[\w:+-]+:`[^`]*`)")
-# a closing `` directly followed by a letter or digit (Unicode superscripts and subscripts included)
-_UNCLOSED = re.compile(r"(``[^`]+``)(?=[^\W_])")
+# a letter or digit (Unicode superscripts and subscripts included)
+_WORD_START = re.compile(r"[^\W_]")
 
 
 def _escape_line(line: str) -> str:
     parts = _PROTECTED.split(line)
     for i in range(0, len(parts), 2):  # even items are outside literals and roles
         parts[i] = re.sub(r"(?<!\\)\|", r"\\|", parts[i])
-    return _UNCLOSED.sub(r"\1\\ ", "".join(parts))
+        # a literal directly followed by a letter or digit (``x``²) is not closed in RST
+        if i > 0 and parts[i - 1].startswith("``") and _WORD_START.match(parts[i]):
+            parts[i] = "\\ " + parts[i]
+    return "".join(parts)
 
 
 def _indent(line: str) -> int:
