@@ -15,7 +15,8 @@ together, and the layout is chosen so that the arithmetic, not the bookkeeping, 
   the output and receives an exactly zero gradient (its v-gradient is masked out), so it
   stays zero.
 * **Finished runs leave.** A run that stops is zeroed (it becomes inert, like padding); once
-  the live runs fill at most 3/4 of the arrays, they are repacked into smaller ones.
+  the live runs of a block fill at most 3/4 of its arrays, they are repacked into smaller
+  ones.
 * **Passes are few.** The (units × samples) arrays are swept as few times as possible, into
   preallocated buffers; for φ(z) = z² the v-gradient is read off the W-gradient
   (∂L/∂v_l = ⟨w_l, ((Z ∘ r)ᵀX)_l⟩/n) instead of taking another pass.
@@ -187,12 +188,18 @@ class _Block:
 
     Group g holds runs on one data set; slot s of it holds run ``run[g, s]`` (-1 for an empty
     slot); every run is padded to K units. Empty slots and padded units have zero weights,
-    zero output weights and a zero mask, which makes them inert. The per-run state
-    (:data:`_STATE`) is placed from, and gathered back to, arrays with one row per run.
+    zero output weights and a zero mask, which makes them inert. With ``shared`` False every
+    run is a group of its own (with its own copy of its data set), which wastes no slots when
+    data sets have few runs left each. The per-run state (:data:`_STATE`) is placed from, and
+    gathered back to, arrays with one row per run.
     """
 
-    def __init__(self, X, y, data_of_run, runs: np.ndarray, K: int, state: dict):
-        groups, group_of = np.unique(data_of_run[runs], return_inverse=True)
+    def __init__(self, X, y, data_of_run, runs: np.ndarray, K: int, state: dict,
+                 shared: bool = True):
+        data = data_of_run[runs]
+        _, first_of_group, group_of = np.unique(
+            data if shared else np.arange(runs.size), return_index=True, return_inverse=True)
+        groups = data[first_of_group]
         counts = np.bincount(group_of)
         G, S = groups.size, int(counts.max())
         # slot of each run: its rank among the runs of its group
@@ -230,7 +237,8 @@ _EMPTY = {"tol": -np.inf, "limit": np.inf}
 
 def _make_blocks(X, y, data_of_run, widths, runs, state) -> list[_Block]:
     """Partition runs into blocks by width, the widest first; a block pads its runs to its
-    widest one and takes every run at least _PAD_FILL as wide."""
+    widest one and takes every run at least _PAD_FILL as wide. A block shares each data set
+    among its runs unless that would leave more than 1 − _PAD_FILL of its slots empty."""
     blocks = []
     order = np.argsort(-widths[runs], kind="stable")
     runs = runs[order]
@@ -238,31 +246,28 @@ def _make_blocks(X, y, data_of_run, widths, runs, state) -> list[_Block]:
     while runs.size:
         K = int(widths[runs[0]])
         take = widths[runs] >= _PAD_FILL * K
+        counts = np.unique(data_of_run[runs[take]], return_counts=True)[1]
+        shared = counts.sum() >= _PAD_FILL * counts.size * counts.max()
         blocks.append(_Block(X, y, data_of_run, runs[take], K, {
-            name: values[take] for name, values in state.items()}))
+            name: values[take] for name, values in state.items()}, shared))
         runs = runs[~take]
         state = {name: values[~take] for name, values in state.items()}
     return blocks
 
 
 def _repack(blocks: list[_Block], X, y, data_of_run, widths) -> list[_Block]:
-    """New blocks for the live runs, if they fill at most _REPACK_FILL of the current ones."""
-    used = sum(int(widths[b.run[b.live()]].sum()) for b in blocks)
-    if used > _REPACK_FILL * sum(b.G * b.S * b.K for b in blocks):
-        return blocks
-    k_max = max(b.K for b in blocks)
-    runs, state = [], {name: [] for name in _STATE}
+    """The blocks, each one whose live runs fill at most _REPACK_FILL of its slots' units
+    rebuilt from those runs alone (and dropped when none is left)."""
+    packed = []
     for b in blocks:
         live = b.live()
-        runs.append(b.run[live])
-        for name in _STATE:
-            values = getattr(b, name)[live]
-            if values.ndim > 1:  # pad the units axis to the widest block
-                pad = [(0, 0), (0, k_max - b.K)] + [(0, 0)] * (values.ndim - 2)
-                values = np.pad(values, pad)
-            state[name].append(values)
-    state = {name: np.concatenate(parts) for name, parts in state.items()}
-    return _make_blocks(X, y, data_of_run, widths, np.concatenate(runs), state)
+        runs = b.run[live]
+        if widths[runs].sum() > _REPACK_FILL * b.G * b.S * b.K:
+            packed.append(b)
+        elif runs.size:
+            state = {name: getattr(b, name)[live] for name in _STATE}
+            packed += _make_blocks(X, y, data_of_run, widths, runs, state)
+    return packed
 
 
 def batched_gradient_descent(

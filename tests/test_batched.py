@@ -56,6 +56,28 @@ def test_batched_equals_looped(activation, train_v):
             np.testing.assert_array_equal(batched.v[t, : v.size], v)
 
 
+def test_uneven_runs_per_data_set_get_their_own_slots():
+    """Four starts on one data set and one on another would leave 3 of 8 shared slots empty:
+    the block gives each run its own copy of its data instead, and the results do not change."""
+    from shallowlearn.batched import _make_blocks
+
+    X, y, W0, v0, index = _problem([3, 3, 3, 3], teachers=2)
+    keep = np.array([0, 1, 2, 3, 4])  # teacher 0's four starts, teacher 1's first
+    W0, v0, index = [W0[t] for t in keep], [v0[t] for t in keep], index[keep]
+    runs = np.arange(5)
+    state = {"W": np.array(W0), "v": np.array(v0)}
+    [block] = _make_blocks(X, y, index, np.full(5, 3), runs, state)
+    assert (block.G, block.S) == (5, 1)
+    np.testing.assert_array_equal(block.X, X[index])
+    [shared] = _make_blocks(X, y, index[:4], np.full(4, 3), runs[:4],
+                            {name: values[:4] for name, values in state.items()})
+    assert (shared.G, shared.S) == (1, 4)
+
+    options = dict(data_index=index, step=0.005, max_iter=300, loss_tol=1e-3)
+    _assert_same(batched_gradient_descent(X, y, "quadratic", W0, v0, **options),
+                 looped_gradient_descent(X, y, "quadratic", W0, v0, **options))
+
+
 def test_shared_data_and_3d_starts():
     data = random_labels(25, 3, rng=1)
     W0, v0 = random_init(4, 3, size=5, rng=2)
