@@ -39,8 +39,10 @@ when m₂ ≠ 0 and m₄ ≠ 0; the subspace from M₂ when m₂ ≠ 0, else fro
 Steps: (1) the top-k eigenvectors V (d × k) of the estimated second-order matrix span the
 teacher's directions; (2) the third- or fourth-order moment is estimated in the k coordinates
 Vᵀx (still N(0, I_k)), which keeps it small; (3) Jennrich's simultaneous diagonalisation of
-two random contractions of it gives the components uᵢ, and w̄ᵢ = Vuᵢ; (4) with the directions
-fixed, the norms and output weights are fitted by least squares on the data. Zhong et al.
+two random contractions of it gives the components uᵢ, and w̄ᵢ = Vuᵢ, each only up to sign;
+(4) unless φ is odd, each direction is oriented by which sign fits the data better, and with
+the directions fixed the norms and output weights are fitted by least squares on (at most
+20,000 of) the samples. Zhong et al.
 instead recover them from lower moments using homogeneity (φ(az) = aᵖφ(z)), which softplus,
 tanh and sigmoid lack; they also split the sample between the steps, which their proof needs
 and this estimate does not.
@@ -355,11 +357,55 @@ def tensor_init(X, y, k, activation, *, rng=None) -> tuple[np.ndarray, np.ndarra
 # alike), and a steep softplus unit of large norm is nearly homogeneous ((s, v) and (cs, v/c));
 # unbounded, the fit drifts along these directions to absurd norms and output weights.
 _NORM_BOUNDS = (1e-3, 10.0)
+# The norms and output weights are fitted on at most this many samples (see _fit_scales).
+_FIT_ROWS = 20_000
+
+
+def _orient(X, y, directions, act: Activation):
+    """Flip the directions so that each unit points the way the data favour.
+
+    Jennrich's method returns each component only up to sign, and an even-order moment
+    (M₄ for softplus) cannot tell w̄ from −w̄ at all. For odd φ that is harmless, since
+    (w, v) and (−w, −v) are the same unit; otherwise φ(⟨w̄, x⟩) and φ(−⟨w̄, x⟩) are different
+    functions (they differ by a linear term for softplus, a constant for sigmoid), and a unit
+    of the wrong orientation cannot be repaired by the positive norms the scale fit allows.
+    Greedy sign flips, keeping a flip when it lowers the residual of the best linear fit of
+    y by the k features φ(±⟨w̄ᵢ, x⟩).
+    """
+    if act.odd:
+        return directions
+    G = X @ directions.T
+    signs = np.ones(directions.shape[0])
+
+    def misfit(signs):
+        features = act.phi(G * signs)
+        coef = np.linalg.lstsq(features, y, rcond=None)[0]
+        return np.linalg.norm(features @ coef - y)
+
+    best = misfit(signs)
+    improved = True
+    while improved:
+        improved = False
+        for i in range(signs.size):
+            signs[i] = -signs[i]
+            trial = misfit(signs)
+            if trial < best:
+                best, improved = trial, True
+            else:
+                signs[i] = -signs[i]
+    return directions * signs[:, None]
 
 
 def _fit_scales(X, y, directions, act: Activation):
     """Least-squares norms s (within _NORM_BOUNDS) and output weights v for
-    W = diag(s) · directions."""
+    W = diag(s) · directions, after orienting the directions (see :func:`_orient`).
+
+    Only the first _FIT_ROWS samples are used: the fit has just 2k unknowns, which that many
+    samples determine far more precisely than the moments determine the directions, and with
+    n = 10⁵ samples the fit (an SVD of the n × 2k Jacobian per iteration) would otherwise cost
+    several times more than the whole moment computation."""
+    X, y = X[:_FIT_ROWS], y[:_FIT_ROWS]
+    directions = _orient(X, y, directions, act)
     G = X @ directions.T  # (n, k)
     k = directions.shape[0]
 

@@ -144,3 +144,19 @@ def test_tensor_init_norms_stay_bounded_when_the_fit_is_degenerate():
     norms = np.linalg.norm(W, axis=1)
     assert np.all(norms <= 10.0 + 1e-9) and np.all(norms >= 1e-3 - 1e-12)
     assert np.all(np.isfinite(v))
+
+
+@pytest.mark.parametrize(
+    "activation", [get_activation("softplus", b=10.0), get_activation("sigmoid", b=1.0)]
+)
+def test_tensor_init_orients_units_of_non_odd_activations(activation):
+    # Jennrich's method returns components only up to sign, and for a non-odd φ the unit
+    # φ(⟨−w, x⟩) is a different function. Without orienting them, two of these three units
+    # came out reversed, and the least-squares fit gave output weights like −37 and 49.
+    teacher_W = ortho_group.rvs(6, random_state=0)[:3]
+    data = planted(n=30000, d=6, k=3, activation=activation, W=teacher_W, rng=1)
+    W, v = tensor_init(data.X, data.y, 3, activation, rng=2)
+    cosines = (W / np.linalg.norm(W, axis=1, keepdims=True)) @ teacher_W.T
+    signed_best = cosines[np.abs(cosines).argmax(axis=0), np.arange(3)]
+    assert np.all(signed_best > 0.95)
+    assert np.all(v > 0) and np.all(v < 2.0)  # the teacher's v* = 1, up to the norm trade-off
