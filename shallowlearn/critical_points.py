@@ -47,8 +47,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .objective import Objective
-from .spectrum import HessianOperator, Spectrum, _check_objective, _check_theta, hessian_spectrum
-from .validation import check_real
+from .spectrum import Spectrum, hessian_spectrum
+from .validation import check_objective, check_real
 
 __all__ = ["VERDICTS", "CriticalPoint", "classify_point", "symmetry_directions"]
 
@@ -155,16 +155,16 @@ def classify_point(
     >>> classify_point(obj, obj.pack(data.teacher.W)).verdict
     'second-order stationary'
     """
-    obj = _check_objective(objective)
-    theta = _check_theta(obj, theta)
+    obj = check_objective(objective)
+    point = obj.at(theta)
     grad_rtol = check_real(grad_rtol, "grad_rtol", low=0.0, strict=True)
     eig_rtol = check_real(eig_rtol, "eig_rtol", low=0.0, strict=True)
-    spectrum = hessian_spectrum(obj, theta, method=method, rtol=eig_rtol / 10, rng=rng)
-    loss, g = obj.value_and_grad(theta)
+    spectrum = hessian_spectrum(obj, point, method=method, rtol=eig_rtol / 10, rng=rng)
+    theta, loss, g = point.theta, point.value, point.grad
     grad_norm = float(np.linalg.norm(g))
-    base_loss = 0.5 * float(np.mean(obj.y**2))
+    base_loss = obj.null_loss
     grad_tol = grad_rtol * np.sqrt(2.0 * max(base_loss, loss) * spectrum.norm)
-    eig_tol = eig_rtol * spectrum.norm + _rounding_floor(obj, theta)
+    eig_tol = eig_rtol * spectrum.norm + _rounding_floor(point, spectrum)
     lam_min, lam_max = spectrum.lambda_min, spectrum.lambda_max
 
     n_zero = n_symmetry = None
@@ -189,14 +189,17 @@ def classify_point(
     )
 
 
-def _rounding_floor(obj: Objective, theta) -> float:
-    """p · n · eps times the largest per-unit size of the terms summed into the Hessian."""
-    op = HessianOperator(obj, theta)
-    sq_norms = np.sum(obj.X**2, axis=1)  # ‖xᵢ‖²
-    size = (op.slope**2 + np.abs(op.curvature)) * sq_norms[:, None]
+def _rounding_floor(point, spectrum: Spectrum) -> float:
+    """p · n · eps times the largest per-unit size of the terms summed into the Hessian; for an
+    objective without data (a population objective), p · eps · ‖H‖₂."""
+    obj = point.objective
+    if not isinstance(obj, Objective):
+        return obj.p * np.finfo(float).eps * spectrum.norm
+    sq_norms = np.sum(point.X**2, axis=1)  # ‖xᵢ‖²
+    size = (point.slope**2 + np.abs(point.curvature)) * sq_norms[:, None]
     if obj.trains_v:
-        size += op.A**2 + np.abs(op.cross) * np.sqrt(sq_norms)[:, None]
-    return obj.p * obj.n * np.finfo(float).eps * float(size.mean(axis=0).max())
+        size += point.A**2 + np.abs(point.cross) * np.sqrt(sq_norms)[:, None]
+    return obj.p * point.n * np.finfo(float).eps * float(size.mean(axis=0).max())
 
 
 def _escape(obj: Objective, theta, loss, g, spectrum: Spectrum):
@@ -248,8 +251,8 @@ def symmetry_directions(objective: Objective, theta) -> np.ndarray:
     >>> symmetry_directions(obj, obj.pack(W)).shape            # 3·2 − 2·3/2 = 3
     (6, 3)
     """
-    obj = _check_objective(objective)
-    v, W = obj.unpack(_check_theta(obj, theta))
+    obj = check_objective(objective)
+    v, W = obj.unpack(theta)
     k, d = W.shape
     degree = _HOMOGENEOUS.get(obj.activation.name)
     tangents = []  # each an array (count, k, d) of W-parts, with v-parts in `v_parts`

@@ -496,7 +496,7 @@ def test_bad_arguments_raise_clear_errors(name, kwargs, error, match):
 @pytest.mark.parametrize("name", list(SOLVERS))
 def test_bad_objective_or_start(name):
     obj, theta0 = saddle_problem("W")
-    with pytest.raises(TypeError, match="objective must be a shallowlearn.Objective"):
+    with pytest.raises(TypeError, match="objective must be a shallowlearn objective"):
         SOLVERS[name](lambda t: 0.0, theta0)
     with pytest.raises(ValueError, match=f"theta0 must have shape \\({obj.p},\\)"):
         SOLVERS[name](obj, np.zeros(obj.p + 1))
