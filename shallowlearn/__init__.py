@@ -7,6 +7,19 @@ over-parameterized shallow neural networks", IEEE Trans. Inf. Theory 65(2), 2019
 Conventions: the network is x ↦ vᵀφ(Wx) with W of shape (k, d) and v of length k; samples are
 rows, X has shape (n, d); the loss is L = 1/(2n) Σ (vᵀφ(W xᵢ) − yᵢ)²; randomness comes only from
 an ``rng`` argument (a seed or a ``numpy.random.Generator``).
+
+How the modules fit together (each name is a module)::
+
+    activations ─► objective (Objective.at(θ) → Point: value, grad, hvp, hessian)
+        ▲              │
+      data ──► initializations        stopping (statuses, convergence, divergence)
+                       │                 │
+                       ▼                 ▼
+    solvers (run loop) ◄─ first_order, second_order ◄─ subproblems
+    batched (many gradient-descent runs as array computations)
+    spectrum ─► critical_points, slices, quadratic (the lifted convex problem)
+    protocols ─► runner ─► results_io, statistics ─► plotting
+    cli (python -m shallowlearn), bench, derivative_checks, assignments
 """
 
 from importlib.metadata import PackageNotFoundError, version

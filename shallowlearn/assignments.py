@@ -32,10 +32,10 @@ from .activations import Activation
 from .critical_points import classify_point
 from .data import random_labels
 from .derivative_checks import check_derivatives
-from .experiments import fit_logistic
+from .statistics import fit_logistic
 from .objective import Objective
 from .quadratic import lifted_optimum, reachable_cone
-from .solvers import trust_region
+from .second_order import trust_region
 from .validation import as_rng, check_positive_int, check_real
 
 __all__ = [
