@@ -328,8 +328,8 @@ def _with_alarm(fn, args, limit):
         return "timeout", ""
     except BaseException as err:  # anything the submission raised, SystemExit included
         return ("timeout", "") if state["fired"] else ("raised", err)
-    finally:
-        signal.signal(signal.SIGALRM, previous)
+    finally:  # a handler installed from C reads as None: put the default back then
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
         if before[0] > 0:  # someone else's timer was running: give it back what is left
             left = before[0] - (time.monotonic() - start)
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), before[1])

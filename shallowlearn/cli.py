@@ -3,6 +3,7 @@
 Each command lives in the module it exercises, as a function ``add_command(commands)`` that
 adds a sub-parser to ``commands`` and sets ``handler`` (parsed arguments -> exit code) as its
 default; :func:`build_parser` calls each of them. ``python -m shallowlearn --help`` lists the commands.
+The ``grade`` command's parser and handler are here; its work is done by ``shallowlearn.grading``.
 """
 
 from __future__ import annotations

@@ -428,6 +428,15 @@ def test_crashing_and_exiting_submissions_fail_a_check():
     fb = check_phase_transition(N, WON, 20, 17.8, trial=interrupts)
     assert "interrupted (KeyboardInterrupt)" in fb["rerun"].message
 
+    class Abort(BaseException):            # not an Exception: except Exception misses it
+        pass
+
+    def aborts(z):
+        raise Abort("stop")
+
+    fb = check_activation((aborts, dswish, ddswish))
+    assert fb.failed == ("vectorised",) and "phi raised Abort: stop" in fb["vectorised"].message
+
 
 @pytest.mark.parametrize("result", [float("nan"), 1, None, "yes", np.float64(1.0)])
 def test_a_trial_that_does_not_return_a_bool_is_not_a_success(result):
