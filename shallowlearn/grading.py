@@ -617,13 +617,16 @@ def grade(submissions, *, out=DEFAULT_OUT, timeout=DEFAULT_TIMEOUT,
         (out / "feedback").mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UsageError(f"cannot create the out folder {str(out)!r}: {err.strerror}") from None
-    records = []
+    records, names = [], set()
     for sub in subs:
         record = _grade_one(sub, timeout, check_timeout)
         records.append(record)
-        name = f"{_safe(record.student)}_{_safe(record.assignment or 'unknown')}.md"
-        (out / "feedback" / name).write_text(_feedback_text(record), encoding="utf-8")
+        base = name = f"{_safe(record.student)}_{_safe(record.assignment or 'unknown')}"
+        while name in names:  # only unknown assignments can repeat
+            name = f"{base}_{len(names)}"
+        names.add(name)
+        (out / "feedback" / f"{name}.md").write_text(_feedback_text(record), encoding="utf-8")
+        _write_gradebook(records, out / "gradebook.csv")  # after each: a stopped run keeps rows
         if progress is not None:
             progress(record)
-    _write_gradebook(records, out / "gradebook.csv")
     return tuple(records)
