@@ -242,6 +242,7 @@ def _assumption(s):
     return False, f"fails: {why}; {text}"
 
 
+#: The checks of ``check_activation``, in the order they run.
 ACTIVATION_CHECKS = (_activation_input, _vectorised, _autograd, _phi, _dphi, _ddphi, _objective,
                      _assumption)
 
@@ -388,6 +389,7 @@ def _above_global(s):
                    "for end points of gradient descent with higher losses")
 
 
+#: The checks of ``check_spurious_minimum``, in the order they run.
 SPURIOUS_MINIMUM_CHECKS = (_spurious_input, _hypotheses, _gradient, _curvature, _higher_order,
                            _above_global)
 
@@ -558,4 +560,5 @@ def _rerun(s):
     return True, "; ".join(parts) + " (consistent)"
 
 
+#: The checks of ``check_phase_transition``, in the order they run.
 PHASE_TRANSITION_CHECKS = (_transition_input, _sweep_values, _counts, _bracket, _crossing, _rerun)
