@@ -99,13 +99,14 @@ def crossing_standard_error(x, fit: dict, trials: int) -> float:
     """
     x = np.asarray(x, dtype=float)
     a, b = fit["intercept"], fit["slope"]
-    p = logistic(fit, x)
-    w = trials * p * (1.0 - p)
-    info = np.array([[w.sum(), (w * x).sum()], [(w * x).sum(), (w * x * x).sum()]])
-    try:
-        cov = np.linalg.inv(info)
-    except np.linalg.LinAlgError:
-        return 0.0
-    grad = np.array([-1.0 / b, a / b**2])
-    var = float(grad @ cov @ grad)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        p = logistic(fit, x)
+        w = trials * p * (1.0 - p)
+        info = np.array([[w.sum(), (w * x).sum()], [(w * x).sum(), (w * x * x).sum()]])
+        try:
+            cov = np.linalg.inv(info)
+        except np.linalg.LinAlgError:
+            return 0.0
+        grad = np.array([-1.0 / b, a / b**2])
+        var = float(grad @ cov @ grad)
     return float(np.sqrt(var)) if np.isfinite(var) and var > 0 else 0.0
