@@ -26,13 +26,13 @@ together, and the layout is chosen so that the arithmetic, not the bookkeeping, 
 Each run follows plain fixed-step gradient descent, θ_{t+1} = θ_t − α ∇L(θ_t), on
 L = 1/(2n) Σᵢ (vᵀφ(W xᵢ) − yᵢ)², over W (v fixed) or over (v, W) jointly, and stops on its
 own under the stopping contract of :mod:`shallowlearn.stopping`, the same as
-:func:`shallowlearn.gradient_descent`: at the first iteration t where L(θ_t) ≤ ``loss_tol``
+:func:`~shallowlearn.first_order.gradient_descent`: at the first iteration t where L(θ_t) ≤ ``loss_tol``
 or ‖∇L(θ_t)‖ ≤ ``grad_tol`` (status ``"converged"``), where L(θ_t) is not finite or exceeds
 :func:`~shallowlearn.stopping.divergence_limit` (``"diverged"``; the run keeps θ_{t−1} and
 reports t − 1 iterations), or at t = ``max_iter`` (``"max_iter"``).
 
 The results equal, to rounding, those of running the same runs one at a time through
-:func:`shallowlearn.gradient_descent` (the tests check it). A run that oscillates at the edge
+:func:`~shallowlearn.first_order.gradient_descent` (the tests check it). A run that oscillates at the edge
 of stability amplifies rounding differences, so there the two agree on the outcome rather
 than to the last digits.
 """
@@ -295,7 +295,7 @@ def batched_gradient_descent(
     y : array_like, shape (n,) or (m, n)
         Labels, matching ``X``.
     activation : str, Activation or callable
-        The activation φ (see :func:`shallowlearn.get_activation`).
+        The activation φ (see :func:`~shallowlearn.activations.get_activation`).
     W0 : array_like, shape (T, k, d), or a sequence of T arrays of shapes (k_t, d)
         Starting hidden weights; a sequence lets the runs have different widths.
     v0 : array_like, shape (T, k), or a sequence of T arrays of shapes (k_t,)
@@ -316,7 +316,7 @@ def batched_gradient_descent(
         :func:`~shallowlearn.stopping.divergence_limit` stops as diverged.
     record_every : int, optional
         Record the loss of every run each ``record_every`` iterations (see
-        :attr:`BatchResult.history`).
+        :attr:`~shallowlearn.batched.BatchResult` ``history``).
     progress : bool
         Show a progress bar.
 

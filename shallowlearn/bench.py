@@ -10,8 +10,8 @@ folder given by ``--out``; ``shallowlearn/results/bench.md`` holds the measureme
 1. **The batched engine on the paper's Figure 3a protocol** (quadratic, n = 100, d = 20,
    k = 3..9, 10 teachers × 10 starts, v and W trained, α = 0.005, at most 50,000 steps, stop
    at L ≤ 10⁻⁸), against a loop over the single-run solver,
-   :func:`shallowlearn.gradient_descent`, one call per run, and against a bare loop of
-   fixed steps on :meth:`shallowlearn.Objective.at`. A loop's cost per step does not depend on
+   :func:`~shallowlearn.first_order.gradient_descent`, one call per run, and against a bare loop of
+   fixed steps on :meth:`~shallowlearn.objective.Objective.at`. A loop's cost per step does not depend on
    where a run is, so both loops are timed on two runs of each width, whose statuses and
    iterations must equal the engine's, and scaled to the protocol's run-steps of each width.
    The floor is 4nkd floating-point operations per run-step (the two matrix products) at the
@@ -20,7 +20,7 @@ folder given by ``--out``; ``shallowlearn/results/bench.md`` holds the measureme
 2. **The fused gradient** against a hand-written numpy gradient at (n, d, k) = (2000, 100, 200),
    and against autograd at (100, 20, 10).
 3. **The most negative Hessian eigenvalue** (``bench-spectrum``): plain ``eigsh(which='SA')``
-   against :func:`shallowlearn.hessian_spectrum`'s structured iterative route on a planted
+   against :func:`~shallowlearn.spectrum.hessian_spectrum`'s structured iterative route on a planted
    problem with p = kd = 20,000 (``--quick``: 800, with the dense route too).
 
 ``--quick`` runs a reduced Figure 3a protocol (3 teachers × 3 starts, at most 5,000 steps) and

@@ -231,8 +231,8 @@ class SubmissionError(Exception):
 
     def __init__(self, what: str, detail: str, kind: str, error: BaseException | None = None):
         super().__init__(f"{what} {detail}")
-        #: the call's name, what happened, and the kind: "raised", "exit", "interrupted" or
-        #: "timeout"; ``error`` is the exception the submission raised (None on a timeout)
+        # the call's name, what happened, and the kind ("raised", "exit", "interrupted" or
+        # "timeout"); ``error`` is the exception the submission raised (None on a timeout)
         self.what, self.detail, self.kind, self.error = what, detail, kind, error
 
 

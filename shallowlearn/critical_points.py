@@ -11,12 +11,12 @@ problem, so that the verdict does not change when the data or the weights are re
   L₀ = mean(y²)/2, that is √(2 L₀ ‖H‖₂): the size of the gradient of a point that has fitted
   nothing. A point is critical when ‖∇L‖ ≤ ε_g = ``grad_rtol`` · √(2 max(L₀, L) ‖H‖₂).
 * **Curvature.** Eigenvalues are compared with the spectral norm:
-  ε_H = ``eig_rtol`` · ‖H‖₂ + ε_round. An eigenvalue is *near zero* when |λ| ≤ ε_H and
+  ε_H = ``eig_rtol`` · ‖H‖₂ + ε_round. An eigenvalue λ is *near zero* when −ε_H ≤ λ ≤ ε_H and
   *negative* when λ < −ε_H. The dense eigenvalues are exact to about p · 10⁻¹⁶ · ‖H‖₂, far
   below the default 10⁻⁶, and the symmetry directions of a point whose gradient is ε_g away
   from zero pick up curvature of order ε_g ‖θ‖, which the default also absorbs. The floor
   ε_round = p · n · eps · h is the rounding level of the computed Hessian, with h the largest
-  per-unit size of the terms it sums, maxℓ (1/n) Σᵢ ‖xᵢ‖² (|∂predᵢ/∂zᵢℓ|² + |rᵢ v_ℓ φ″(zᵢℓ)|)
+  per-unit size of the terms it sums, maxℓ (1/n) Σᵢ ‖xᵢ‖² ((∂predᵢ/∂zᵢℓ)² + abs(rᵢ v_ℓ φ″(zᵢℓ)))
   (plus the v-terms when v is trained). It matters only when those terms cancel, so that H is
   itself rounding noise; then a relative test alone would read that noise as curvature.
 
@@ -28,7 +28,7 @@ The verdicts
 * ``"second-order stationary"``: critical, λ_min ≥ −ε_H, and every near-zero eigenvalue is
   accounted for: either by the model's continuous symmetries (:func:`symmetry_directions`,
   along which the loss is exactly constant), or because the point interpolates the data
-  (L ≤ ``grad_rtol``² · L₀; then L is at its global minimum 0 and the flat directions are those
+  (L ≤ ``grad_rtol`` squared times L₀; then L is at its global minimum 0 and the flat directions are those
   of the manifold of interpolating weights). This is the paper's (ε_g, ε_H)-approximate
   second-order point (2.1).
 * ``"degenerate"``: critical, λ_min ≥ −ε_H, but the Hessian has more near-zero eigenvalues
@@ -72,7 +72,7 @@ class CriticalPoint:
     lambda_min, lambda_max : float
         Extreme eigenvalues of the Hessian.
     n_zero : int or None
-        Eigenvalues with |λ| ≤ ``eig_tol`` (dense route only).
+        Eigenvalues λ with −``eig_tol`` ≤ λ ≤ ``eig_tol`` (dense route only).
     n_symmetry : int or None
         Dimension of the symmetry orbit through θ: the near-zero eigenvalues the model's
         symmetries force at a critical point (dense route only).
@@ -83,9 +83,9 @@ class CriticalPoint:
     escape_step : float or None
         A step t along u where the quadratic model is trustworthy: the largest of
         t₀, t₀/2, t₀/4, … with actual decrease L(θ) − L(θ + tu) at least half the predicted one;
-        t₀ = √(2L/|λ_min|) is the step whose predicted decrease equals L, which no step can beat.
+        t₀ = √(−2L/λ_min) is the step whose predicted decrease equals L, which no step can beat.
     predicted_decrease : float or None
-        The decrease the second-order model predicts for that step, −t∇Lᵀu + t²|λ_min|/2.
+        The decrease the second-order model predicts for that step, −t∇Lᵀu − t²λ_min/2.
     spectrum : Spectrum
         The spectrum the verdict used.
 
@@ -135,7 +135,7 @@ def classify_point(
         Relative tolerances of the gradient and curvature tests (module docstring).
     method : {"auto", "dense", "iterative"}
         How the spectrum is computed (:func:`shallowlearn.spectrum.hessian_spectrum`); the
-        iterative route is run with residuals below ``eig_rtol``/10 · ‖H‖₂.
+        iterative route is run with residuals below ``eig_rtol`` / 10 · ‖H‖₂.
     rng : None, int or numpy.random.Generator
         Start vector of the iterative route.
 

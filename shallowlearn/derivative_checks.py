@@ -27,7 +27,7 @@ class DerivativeCheck:
     grad_vs_autograd : float
         ‖g_fused − g_autograd‖ / ‖g_autograd‖.
     grad_vs_fd : float
-        |gᵀu − (L(θ+εu) − L(θ−εu))/(2ε)| / (‖g‖‖u‖), for a random unit u.
+        abs(gᵀu − (L(θ+εu) − L(θ−εu))/(2ε)) / (‖g‖‖u‖), for a random unit u.
     hvp_vs_autograd : float
         ‖Hu_fused − Hu_autograd‖ / ‖Hu_autograd‖.
     hvp_vs_fd : float

@@ -214,7 +214,7 @@ def sgd(objective, *, step: float = 0.01, batch_size: int | None = None, momentu
     gradient are evaluated for the stopping test (‖∇L‖ ≤ ``grad_tol``, first order), the history
     and the divergence check. In the over-parameterized regime, where a zero-loss point fits
     every batch, the noise vanishes there and SGD converges with a constant step. Needs data:
-    an :class:`~shallowlearn.Objective`.
+    an :class:`~shallowlearn.objective.Objective`.
 
     Parameters
     ----------

@@ -122,7 +122,7 @@ class _Assignment:
     run: object = field(repr=False)
 
 
-#: The assignments the grader knows: name -> the names a submission defines, and its checks.
+#: The assignments the grader knows, by name (the names a submission defines, and its checks).
 ASSIGNMENTS = {a.name: a for a in (
     _Assignment("activation", "activation", ("my_activation",),
                 assignment_checks.ACTIVATION_CHECKS,

@@ -22,9 +22,8 @@ siblings: ``"fused"`` (default) evaluates the closed forms of the :class:`Point`
 ``"autograd"`` differentiates the definition with autograd. The tests check that both agree
 with each other and with finite differences.
 
-:class:`BaseObjective` is what every objective offers; the population objectives of
-:mod:`shallowlearn.population` implement the same interface, so every solver and diagnostic
-runs on them unchanged.
+:class:`BaseObjective` is what every objective offers, so that any objective implementing it
+runs unchanged through every solver and diagnostic of the package.
 """
 
 from __future__ import annotations
@@ -297,7 +296,7 @@ class Objective(BaseObjective):
     y : array_like, shape (n,)
         Labels.
     activation : str, Activation or callable
-        The activation φ, as accepted by :func:`shallowlearn.get_activation`.
+        The activation φ, as accepted by :func:`~shallowlearn.activations.get_activation`.
     v : array_like, shape (k,), optional
         Fixed output weights: the loss is then a function of W only, θ = vec(W), p = kd.
     k : int, optional
@@ -551,7 +550,10 @@ class Point:
 
     @cached_property
     def curvature(self) -> np.ndarray:
-        """rᵢ v_ℓ φ″(zᵢℓ): unit ℓ's residual curvature is Xᵀ diag(curvature[:, ℓ]) X / n."""
+        """The residual curvature weights rᵢ v_ℓ φ″(zᵢℓ), shape (n, k).
+
+        Unit ℓ's block of the residual curvature is Xᵀ diag(curvature[:, ℓ]) X / n.
+        """
         return self.objective.activation.ddphi(self.Z) * self.r[:, None] * self.v
 
     @cached_property

@@ -163,7 +163,7 @@ def plot_results(results: Results, ax=None):
 
     A success plot shows the fraction of teachers that pass and the fraction of runs that
     succeed, each with its logistic fit and 50% crossing when there is one, and, for the
-    paper's Figures 2 and 3, the paper's points and crossing (:data:`PAPER_SUCCESS`).
+    paper's Figures 2 and 3, the paper's points and crossing (:data:`~shallowlearn.protocols.PAPER_SUCCESS`).
 
     Parameters
     ----------

@@ -107,7 +107,7 @@ class Protocol:
 
     @property
     def sweep(self) -> str:
-        """The swept quantity: ``"k"``, ``"d"`` or ``"radius"``."""
+        """The swept quantity, ``"k"``, ``"d"`` or ``"radius"``."""
         if self.kind == "local":
             return "radius"
         return "d" if len(self.d) > 1 else "k"
@@ -174,9 +174,9 @@ PROTOCOLS: dict[str, Protocol] = {
     ),
 }
 
-#: The paper's success curves (Figures 2 and 3), for comparison: the fraction of teachers
+#: The paper's success curves of Figures 2 and 3, for comparison (the fraction of teachers
 #: passing at each sweep value, read off the rendered figures, and the 50% crossing of the
-#: paper's logistic fit as printed in them.
+#: paper's logistic fit as printed in them).
 PAPER_SUCCESS: dict[str, dict] = {
     "fig2a": dict(values=tuple(range(8, 17)),
                   rate=(0.0, 0.0, 0.0, 0.3, 0.8, 1.0, 1.0, 1.0, 1.0), crossing=11.40),

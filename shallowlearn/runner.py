@@ -1,4 +1,4 @@
-"""Running a protocol: every teacher and start, batched, into tidy :class:`Results`.
+"""Running a protocol: every teacher and start, batched, into tidy :class:`~shallowlearn.results_io.Results`.
 
 A failed run is called *stuck* when its gradient has become negligible for its loss
 (‖∇L‖² ≤ 10⁻⁶ L) and *slow* otherwise.
@@ -15,7 +15,7 @@ from .statistics import fit_logistic
 
 __all__ = ["run_protocol"]
 
-#: A failed run is "stuck" when ‖∇L‖² ≤ _STUCK · L, "slow" otherwise.
+# A failed run is "stuck" when ‖∇L‖² ≤ _STUCK · L, "slow" otherwise.
 _STUCK = 1e-6
 
 

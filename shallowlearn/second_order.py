@@ -13,7 +13,7 @@ stop when ‖∇L‖ ≤ ``grad_tol`` and λ_min(∇²L) ≥ −``curvature_tol`
 
 The trust region and cubic regularization share one step: solve the model, compare the actual
 decrease with the predicted one (:func:`shallowlearn.solvers.ratio_test`), accept or reject,
-and adapt the model (:func:`_model_step`).
+and adapt the model.
 """
 
 from __future__ import annotations

@@ -42,13 +42,22 @@ from . import spectrum
 from .stopping import divergence_limit, diverged
 from .validation import as_rng, check_objective, check_positive_int, check_real, read_only
 
-__all__ = ["SOLVERS", "SolverHistory", "SolverResult", "solver"]
+__all__ = [
+    "Run",
+    "SOLVERS",
+    "SolverHistory",
+    "SolverResult",
+    "backtrack",
+    "descent_eigenvector",
+    "gradient_step",
+    "negligible",
+    "ratio_test",
+    "solver",
+]
 
 _MAX_HALVINGS = 60  # a backtracking line search gives up after this many halvings
 _QUIET = dict(over="ignore", invalid="ignore", divide="ignore")  # runs check finiteness themselves
 
-Callback = Callable[[int, np.ndarray, float, float], "bool | None"]
-Seed = int | np.random.Generator | None
 
 #: Every solver by name; all share the call shape ``solver(objective, theta0, **options)``.
 SOLVERS: dict[str, Callable[..., SolverResult]] = {}
@@ -111,7 +120,7 @@ class SolverResult:
     solver : str
         The solver's name, a key of :data:`SOLVERS`.
     iterations : int
-        Iterations taken (for :func:`~shallowlearn.sgd`, epochs). Rejected trust-region and
+        Iterations taken (for :func:`~shallowlearn.first_order.sgd`, epochs). Rejected trust-region and
         cubic steps count.
     loss, grad_norm : float
         L(θ) and ‖∇L(θ)‖ at the final θ.
@@ -119,7 +128,7 @@ class SolverResult:
         The smallest eigenvalue of the dense Hessian at the final θ when
         p ≤ :data:`~shallowlearn.spectrum.DENSE_LIMIT`, else None.
     n_grad : int
-        Evaluations of the loss with its gradient (in :func:`~shallowlearn.sgd`, each minibatch
+        Evaluations of the loss with its gradient (in :func:`~shallowlearn.first_order.sgd`, each minibatch
         gradient counts one, and so does the full evaluation at the end of each epoch).
     n_hvp : int
         Hessian-vector products. A dense Hessian counts as p products (it costs about as
@@ -164,11 +173,14 @@ class SolverResult:
 # --- the bookkeeping of one run ----------------------------------------------------------
 
 
-class _Run:
-    """The current evaluation point of a run, and the evaluation counts.
+class Run:
+    """The state of a run that a solver's step function receives and advances.
 
-    Curvature at the current point (dense eigendecomposition, smallest eigenpair) is computed
-    at most once per point and kept until :meth:`move`.
+    Attributes ``point`` (the current evaluation point), ``theta``, ``f`` (the loss), ``g``
+    (the gradient), ``gnorm``, ``iteration``, the counts ``n_grad`` and ``n_hvp``, the
+    tolerances ``grad_tol`` and ``curvature_tol``, the ``objective`` and the ``rng``. Curvature
+    at the current point (dense eigendecomposition, smallest eigenpair) is computed at most
+    once per point and kept until the run moves.
     """
 
     def __init__(self, objective, theta: np.ndarray, rng, grad_tol: float,
@@ -181,11 +193,12 @@ class _Run:
         self.move(self.evaluate(theta))
 
     def evaluate(self, theta):
-        """The evaluation point at θ (counted as one evaluation)."""
+        """The evaluation point at θ (counted as one evaluation); the run does not move."""
         self.n_grad += 1
         return self.objective.at(theta, validate=False)
 
     def move(self, point) -> None:
+        """Make ``point`` (from :meth:`evaluate`) the current point."""
         self.point = point
         self.theta, self.f, self.g = point.theta, point.value, point.grad
         self.gnorm = float(np.linalg.norm(self.g))
@@ -193,6 +206,7 @@ class _Run:
         self._bottom = None
 
     def hvp(self, u):
+        """The Hessian at the current point times u (counted)."""
         self.n_hvp += 1
         return self.point.hvp(u)
 
@@ -237,10 +251,12 @@ def _in_notebook() -> bool:
 # --- the shared options and the decorator ----------------------------------------------------
 
 _START = [
-    ("objective", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty, "BaseObjective",
+    ("objective", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty,
+     "shallowlearn.objective.BaseObjective",
      "objective : Objective or another objective of the package",
      "The loss to minimise (W only, or v and W jointly)."),
-    ("theta0", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty, "ArrayLike",
+    ("theta0", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty,
+     "numpy.typing.ArrayLike",
      "theta0 : array_like, shape (p,)",
      "The start (copied, never modified); build it with ``objective.pack``."),
 ]
@@ -256,12 +272,12 @@ _COMMON = [
      "Stop as converged once L ≤ loss_tol (the default 0 only stops at an exact zero)."),
     ("history_stride", 1, "int", "history_stride : int",
      "Record loss and gradient norm every this many iterations (start and end always)."),
-    ("callback", None, "Callback | None", "callback : callable, optional",
+    ("callback", None, "collections.abc.Callable | None", "callback : callable, optional",
      "Called as ``callback(iteration, theta, loss, grad_norm)`` after every iteration, with a "
      'read-only copy of θ; returning True stops the run with status "stopped".'),
     ("progress", None, "bool | None", "progress : bool or None",
      "Show a tqdm progress bar. None (default): only inside a Jupyter kernel."),
-    ("rng", None, "Seed", "rng : None, int or numpy.random.Generator",
+    ("rng", None, "int | numpy.random.Generator | None", "rng : None, int or numpy.random.Generator",
      "Source of randomness, where the solver uses any (see above)."),
 ]
 _COMMON_NAMES = [entry[0] for entry in _COMMON]
@@ -311,7 +327,7 @@ def _signature(make_step, second_order: bool) -> inspect.Signature:
     params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                  annotation=annotation)
                for name, default, annotation, _, _ in _COMMON]
-    return inspect.Signature(params, return_annotation="SolverResult")
+    return inspect.Signature(params, return_annotation="shallowlearn.solvers.SolverResult")
 
 
 def solver(*, stationarity: str):
@@ -383,7 +399,7 @@ def _check_common(*, max_iter, grad_tol, loss_tol, history_stride, callback, pro
 # --- the loop --------------------------------------------------------------------------------
 
 
-def _stationarity_reason(run: _Run, stationarity: str):
+def _stationarity_reason(run: Run, stationarity: str):
     """Why the current point counts as stationary for this solver, or None."""
     if stationarity == "own" or run.gnorm > run.grad_tol:
         return None
@@ -404,7 +420,7 @@ def _solve(name, objective, theta0, step, stationarity, curvature_tol, *, max_it
     """Run ``step`` until the stopping contract of :mod:`shallowlearn.stopping` ends the run."""
     start = time.perf_counter()
     with np.errstate(**_QUIET):
-        run = _Run(objective, theta0, rng, grad_tol, curvature_tol)
+        run = Run(objective, theta0, rng, grad_tol, curvature_tol)
     if not (np.isfinite(run.f) and np.all(np.isfinite(run.g))):
         raise ValueError(f"the loss or its gradient is not finite at theta0 (loss = {run.f})")
     limit = divergence_limit(run.f, objective.null_loss)
@@ -474,12 +490,12 @@ def _solve(name, objective, theta0, step, stationarity, curvature_tol, *, max_it
 # --- steps shared by several solvers -------------------------------------------------------
 
 
-def gradient_step(run: _Run, step: float) -> None:
+def gradient_step(run: Run, step: float) -> None:
     """Move the run to θ − η∇L(θ)."""
     run.move(run.evaluate(run.theta - step * run.g))
 
 
-def backtrack(run: _Run, direction, t: float, required_decrease) -> float | None:
+def backtrack(run: Run, direction, t: float, required_decrease) -> float | None:
     """Halve t until L(θ + t·direction) ≤ L(θ) − required_decrease(t); move there, return t.
 
     Returns None, without moving, when no trial passed within 60 halvings.
@@ -493,17 +509,17 @@ def backtrack(run: _Run, direction, t: float, required_decrease) -> float | None
     return None
 
 
-def descent_eigenvector(run: _Run):
+def descent_eigenvector(run: Run):
     """(λ_min, u) with u turned so that gᵀu ≤ 0."""
     lam, u = run.smallest_eigenpair()
     return lam, (-u if run.g @ u > 0 else u)
 
 
-def ratio_test(run: _Run, s, decrease):
+def ratio_test(run: Run, s, decrease):
     """The trial point θ + s and ρ = actual / predicted decrease, regularized against round-off.
 
     Near a minimum both decreases shrink to the rounding level of L, where their ratio is
-    noise: both get ν = 10·eps·max(1, |L|) added (Conn, Gould & Toint, *Trust-Region Methods*,
+    noise: both get ν = 10·eps·max(1, abs(L)) added (Conn, Gould & Toint, *Trust-Region Methods*,
     SIAM 2000, §17.4.2), so that a step whose effect is below the rounding level of L is not
     rejected for it. A non-finite trial loss gives ρ = −∞.
     """

@@ -2,7 +2,7 @@
 
 Two routes compute eigenpairs of H = ∇²L(θ):
 
-* ``"dense"`` forms H with :meth:`Objective.hessian` and diagonalizes it
+* ``"dense"`` forms H with :meth:`~shallowlearn.objective.BaseObjective.hessian` and diagonalizes it
   (:func:`numpy.linalg.eigh`): every eigenpair, exact to rounding, in O(p³) time and O(p²)
   memory. The default up to p = ``DENSE_LIMIT`` parameters.
 * ``"iterative"`` never forms H. It multiplies by it through :class:`HessianOperator` and
@@ -29,7 +29,7 @@ the model's structure instead:
   unit's φ′ replaced by its average over the samples), which is block-diagonal plus a rank-d
   coupling between units: it is applied exactly with the Woodbury identity.
 
-The structured route needs the data (an :class:`~shallowlearn.Objective`); for other objectives,
+The structured route needs the data (an :class:`~shallowlearn.objective.Objective`); for other objectives,
 such as the population objectives, the iterative route is plain Lanczos on the Hessian-vector
 products at both ends of the spectrum. ``python -m shallowlearn bench`` compares the structured
 route with plain ``eigsh(which='SA')``.
@@ -54,8 +54,8 @@ __all__ = [
     "hessian_spectrum",
 ]
 
-#: Largest number of parameters for which the package forms dense Hessians: ``method="auto"``
-#: here, the solvers' curvature and subproblems, and their final λ_min diagnostic.
+#: The largest number of parameters for which the package forms dense Hessians (``method="auto"``
+#: here, the solvers' curvature and subproblems, and their final λ_min diagnostic).
 DENSE_LIMIT = 2000
 
 _METHODS = ("auto", "dense", "iterative")
@@ -175,7 +175,7 @@ class Spectrum:
 
     @property
     def norm(self) -> float:
-        """The spectral norm ‖H‖₂ = max(|λ_min|, |λ_max|)."""
+        """The spectral norm ‖H‖₂ = max(−λ_min, λ_max) of a complete spectrum."""
         return max(abs(self.lambda_min), abs(self.lambda_max))
 
     @property
@@ -217,7 +217,7 @@ def hessian_spectrum(
         compute. The dense route always returns all of them.
     rtol : float
         Iterative route: each returned pair has ‖H u − λ u‖ ≤ ``rtol`` · ‖H‖₂ when ``converged``
-        (‖H‖₂ estimated by max(|λ_max|, |λ_min|)). The error of each eigenvalue is at most its
+        (‖H‖₂ estimated by the largest magnitude of λ_max and λ_min). The error of each eigenvalue is at most its
         residual.
     maxiter : int
         Iterative route: cap on the iterations of LOBPCG and on the restarts of Lanczos.

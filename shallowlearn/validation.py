@@ -132,7 +132,7 @@ def check_objective(objective):
     """Return ``objective`` after checking that it is an objective of this package.
 
     Any subclass of :class:`shallowlearn.objective.BaseObjective` qualifies: the empirical
-    :class:`~shallowlearn.Objective` and the population objectives.
+    :class:`~shallowlearn.objective.Objective` and the population objectives.
 
     Examples
     --------

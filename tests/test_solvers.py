@@ -341,12 +341,12 @@ def test_counts_of_hessian_vector_products():
 def test_smallest_eigenpair_dense_and_iterative_agree(monkeypatch):
     obj, _ = saddle_problem("vW")
     theta = random_start(obj)
-    dense = S._Run(obj, theta, np.random.default_rng(0), GRAD_TOL)
+    dense = S.Run(obj, theta, np.random.default_rng(0), GRAD_TOL)
     lam, u = dense.smallest_eigenpair()
     assert dense.n_hvp == obj.p
     assert lam == pytest.approx(np.linalg.eigvalsh(obj.hessian(theta))[0], abs=1e-10)
     monkeypatch.setattr("shallowlearn.spectrum.DENSE_LIMIT", 0)
-    iterative = S._Run(obj, theta, np.random.default_rng(0), GRAD_TOL)
+    iterative = S.Run(obj, theta, np.random.default_rng(0), GRAD_TOL)
     lam2, u2 = iterative.smallest_eigenpair()
     assert lam2 == pytest.approx(lam, abs=1e-8)
     # hessian_spectrum's default residual tolerance is 1e-6 relative to ‖H‖
@@ -360,7 +360,7 @@ def test_minibatch_gradient_is_the_gradient_of_the_batch_loss(mode):
     obj, _ = saddle_problem(mode)
     theta = random_start(obj)
     rows = np.array([4, 0, 2])
-    run = S._Run(obj, theta, np.random.default_rng(0), GRAD_TOL)
+    run = S.Run(obj, theta, np.random.default_rng(0), GRAD_TOL)
     fixed = {"v": obj.v} if mode == "W" else {"k": obj.k}
     batch = Objective(obj.X[rows], obj.y[rows], obj.activation, **fixed)
     np.testing.assert_allclose(run.minibatch_grad(theta, rows), batch.grad(theta), rtol=1e-12)
