@@ -3,7 +3,6 @@ reports are complete. (Timings are printed by ``python -m shallowlearn bench``, 
 
 import json
 
-import numpy as np
 import pytest
 
 from shallowlearn import bench

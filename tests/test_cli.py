@@ -1,37 +1,17 @@
 """The command line: each command, its argument checks and its exit codes."""
 
-import dataclasses
-import json
 import os
 
-import numpy as np
 import pytest
 
 from shallowlearn import (
-    PROTOCOLS,
-    Protocol,
-    Results,
-    fit_logistic,
-    get_protocol,
     load_results,
-    protocol_inputs,
-    run_protocol,
-    save_results,
     shipped_results,
 )
-from shallowlearn import protocols, results_io
+from shallowlearn import protocols
 from shallowlearn.cli import main
-from shallowlearn.plotting import plot_results
 
 
-def _tiny(name="fig3a", **change):
-    base = dict(k=(3, 8), max_iter=150) if name == "fig3a" else {}
-    return dataclasses.replace(get_protocol(name, "reduced"), **{**base, **change})
-
-
-@pytest.fixture(scope="module")
-def tiny_results():
-    return run_protocol(_tiny(), seed=3, progress=False)
 
 
 def test_cli_run_saves_results_and_figure(tmp_path, monkeypatch, capsys):

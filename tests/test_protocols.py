@@ -1,8 +1,6 @@
 """Experiment protocols, running them into tidy results, the logistic fit, and their plots."""
 
-import dataclasses
 import json
-import os
 
 import numpy as np
 import pytest
@@ -10,28 +8,14 @@ import pytest
 from shallowlearn import (
     PROTOCOLS,
     Protocol,
-    Results,
     fit_logistic,
     get_protocol,
-    load_results,
     protocol_inputs,
     run_protocol,
-    save_results,
-    shipped_results,
 )
-from shallowlearn import protocols, results_io
-from shallowlearn.cli import main
 from shallowlearn.plotting import plot_results
 
 
-def _tiny(name="fig3a", **change):
-    base = dict(k=(3, 8), max_iter=150) if name == "fig3a" else {}
-    return dataclasses.replace(get_protocol(name, "reduced"), **{**base, **change})
-
-
-@pytest.fixture(scope="module")
-def tiny_results():
-    return run_protocol(_tiny(), seed=3, progress=False)
 
 
 def test_protocols_and_sizes():
@@ -48,13 +32,13 @@ def Protocol_roundtrip(protocol):
     return Protocol.from_dict(json.loads(json.dumps(protocol.to_dict()))) == protocol
 
 
-def test_unknown_protocol_and_size():
+def test_unknown_protocol_and_size(tiny):
     with pytest.raises(ValueError, match="fig3a"):  # the message lists the valid names
         get_protocol("fig9")
     with pytest.raises(ValueError, match="size"):
         get_protocol("fig3a", "huge")
     with pytest.raises(ValueError, match="seed"):
-        run_protocol(_tiny(), seed=-1, progress=False)
+        run_protocol(tiny(), seed=-1, progress=False)
 
 
 def test_success_results_are_tidy(tiny_results):
@@ -76,17 +60,17 @@ def test_success_results_are_tidy(tiny_results):
     assert tiny_results.version and tiny_results.seed == 3
 
 
-def test_same_seed_same_results(tiny_results):
-    again = run_protocol(_tiny(), seed=3, progress=False)
+def test_same_seed_same_results(tiny, tiny_results):
+    again = run_protocol(tiny(), seed=3, progress=False)
     for key, column in tiny_results.runs.items():
         np.testing.assert_array_equal(column, again.runs[key])
-    other = run_protocol(_tiny(), seed=4, progress=False)
+    other = run_protocol(tiny(), seed=4, progress=False)
     assert not np.array_equal(other.runs["initial_loss"], tiny_results.runs["initial_loss"])
 
 
-def test_reduced_protocol_is_a_subset_of_the_full_one():
-    small = protocol_inputs(_tiny(teachers=1, starts=1))[0]
-    large = protocol_inputs(_tiny(teachers=2, starts=2))[0]
+def test_reduced_protocol_is_a_subset_of_the_full_one(tiny):
+    small = protocol_inputs(tiny(teachers=1, starts=1))[0]
+    large = protocol_inputs(tiny(teachers=2, starts=2))[0]
     np.testing.assert_array_equal(small["X"][0], large["X"][0])
     np.testing.assert_array_equal(small["W0"][0], large["W0"][0])
 
@@ -103,15 +87,15 @@ def test_fit_logistic():
         fit_logistic([1, 2], [0, 7], 5)
 
 
-def test_curve_protocols():
-    local = run_protocol(_tiny("local", radii=(0.05, 1.0), max_iter=200), progress=False)
+def test_curve_protocols(tiny):
+    local = run_protocol(tiny("local", radii=(0.05, 1.0), max_iter=200), progress=False)
     assert local.curves["loss"].shape == (8, 9)
     np.testing.assert_array_equal(local.curves["iteration"], np.arange(9) * 25)
     assert get_protocol("local").record_every == 100  # the full curves, kept small
     # closer starts begin lower and the loss falls
     assert local.summary["final_median"][0] < local.summary["final_median"][1]
     assert np.all(local.summary["rate_median"] < 0)
-    fig4 = run_protocol(_tiny("fig4b", k=(3, 8), max_iter=500), progress=False)
+    fig4 = run_protocol(tiny("fig4b", k=(3, 8), max_iter=500), progress=False)
     assert fig4.curves["loss"].shape[0] == 2
     for res in (local, fig4):
         assert plot_results(res)[1].get_xlabel() == "iteration"

@@ -9,29 +9,16 @@ import pytest
 
 from shallowlearn import (
     PROTOCOLS,
-    Protocol,
     Results,
-    fit_logistic,
     get_protocol,
     load_results,
-    protocol_inputs,
-    run_protocol,
     save_results,
     shipped_results,
 )
-from shallowlearn import protocols, results_io
-from shallowlearn.cli import main
+from shallowlearn import results_io
 from shallowlearn.plotting import plot_results
 
 
-def _tiny(name="fig3a", **change):
-    base = dict(k=(3, 8), max_iter=150) if name == "fig3a" else {}
-    return dataclasses.replace(get_protocol(name, "reduced"), **{**base, **change})
-
-
-@pytest.fixture(scope="module")
-def tiny_results():
-    return run_protocol(_tiny(), seed=3, progress=False)
 
 
 def test_save_and_load_roundtrip(tiny_results, tmp_path):

@@ -20,7 +20,6 @@ from shallowlearn import (
     SOLVERS,
     Objective,
     SolverResult,
-    cubic_regularization,
     gradient_descent,
     perturbed_gradient_descent,
     pgd_theory_parameters,
