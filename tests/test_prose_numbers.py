@@ -28,13 +28,29 @@ QUOTED: dict[str, dict[str, str]] = {
         "50": "the 50% point of a logistic fit of success rates: the paper's measure of a "
               "phase transition",
     },
+    # a page of instructions, not a notebook: the package's documented defaults, each checked
+    # against the package by test_documented_defaults_match_the_package below
+    "assignments/index.md": {
+        "10": "shallowlearn.checks.DEFAULT_TIME_LIMIT, seconds per call of student code",
+        "300": "shallowlearn.grading.DEFAULT_TIMEOUT, seconds for a notebook's cells",
+        "120": "shallowlearn.grading.DEFAULT_CHECK_TIMEOUT, seconds for the checks",
+        "2": "the exit status of a user error on the command line",
+        "30": "nbconvert's ExecutePreprocessor.timeout default, in seconds, which nbgrader "
+              "uses (jupyter/nbconvert issue #791)",
+    },
+}
+
+_DEFAULTS = {
+    "shallowlearn.checks.DEFAULT_TIME_LIMIT": 10,
+    "shallowlearn.grading.DEFAULT_TIMEOUT": 300,
+    "shallowlearn.grading.DEFAULT_CHECK_TIMEOUT": 120,
 }
 
 # References by number: a numeral that follows one of these words is part of the name.
 _REFERENCE = re.compile(
     r"(Theorems?|Lemmas?|Propositions?|Corollary|Corollaries|Remarks?|Examples?|Assumptions?|"
     r"Figures?|Fig\.|Sections?|§|Algorithms?|Chapters?|Part|eqs?\.|equations?|Eq\.|Table|"
-    r"Appendix|arXiv:|v)\s*\(?$"
+    r"Appendix|arXiv:|v|part|question|step|item)\s*\(?$"
 )
 _NUMERAL = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(?![\w])")
 # more references after the first: "Figures 2 and 3", "Theorems 2.1, 2.2 and 2.5"
@@ -101,3 +117,12 @@ def test_the_scanner_sees_what_it_must():
     )
     found = [m.group(1) for m in _NUMERAL.finditer(prose(text))]
     assert found == ["9", "2.1", "2016"]  # not the 20 of the maths nor the 17 of the code
+
+
+def test_documented_defaults_match_the_package():
+    import importlib
+
+    for name, value in _DEFAULTS.items():
+        module, attribute = name.rsplit(".", 1)
+        assert getattr(importlib.import_module(module), attribute) == value, name
+        assert any(name in reason for reason in QUOTED["assignments/index.md"].values())
