@@ -150,7 +150,7 @@ def plot_slice_2d(s, t, loss, *, ax=None, trajectory=None, levels: int = 30, log
             trajectory, "trajectory", ndim=2, shape=(None, 2)
         )
         ax.plot(path[:, 0], path[:, 1], color="white", marker=".", linewidth=1)
-        ax.plot(*path[0], "o", color="C1", label="start")
+        ax.plot(*path[0], "o", color="white", mec="black", label="start")
         ax.plot(*path[-1], "*", color="C3", markersize=12, label="end")
         ax.legend()
     ax.set_xlabel("s")
