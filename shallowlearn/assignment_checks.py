@@ -282,7 +282,8 @@ def _spurious_input(s):
     if not np.all(np.isfinite(th)):
         return False, "theta contains NaN or infinite entries"
     with np.errstate(over="ignore", invalid="ignore"):
-        loss = float(s.call(objective.value, th, what="the objective at theta"))
+        loss = float(s.call(lambda t: objective.at(t, validate=False).value, th,
+                            what="the objective at theta"))
     if not np.isfinite(loss):
         return False, (f"the loss at theta is {loss} (it overflows: the largest entry of theta "
                        f"is {np.max(np.abs(th)):.3g}); a local minimum has a finite loss")

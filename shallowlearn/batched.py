@@ -139,6 +139,9 @@ def _as_runs(W0, v0, d: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         v0 = [check_array(v, f"v0[{t}]", ndim=1) for t, v in enumerate(v0)]
     else:
         v0 = list(check_array(v0, "v0", ndim=2))
+    if not W0 or any(w.shape[0] == 0 for w in W0):
+        raise ValueError("W0 must hold at least one run, each with at least one hidden unit; "
+                         f"got {len(W0)} runs of widths {[w.shape[0] for w in W0][:5]}")
     if len(v0) != len(W0):
         raise ValueError(
             f"W0 and v0 must describe the same number of runs; got {len(W0)} and {len(v0)}"
@@ -152,21 +155,34 @@ def _as_runs(W0, v0, d: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return W0, v0
 
 
-def _as_data(X, y, data_index, runs: int):
-    """Data sets as (m, n, d) and (m, n) arrays, and the data set of each run."""
-    if np.ndim(X) == 2:
-        X = check_array(X, "X", ndim=2)[None]
-        y = check_array(y, "y", ndim=1, shape=(X.shape[1],))[None]
-    else:
-        X = check_array(X, "X", ndim=3)
-        y = check_array(y, "y", ndim=2, shape=X.shape[:2])
-    m = X.shape[0]
+def _as_datasets(X, y):
+    """The data sets as (m, n, d) and (m, n) arrays, from one data set or m of them."""
+    try:
+        ndim = np.ndim(X)
+    except ValueError:  # a ragged nesting of sequences
+        ndim = -1
+    if ndim not in (2, 3):
+        raise ValueError(
+            "X must be one data set of shape (n, d) or m data sets of shape (m, n, d); got "
+            f"{type(X).__name__} with {ndim if ndim >= 0 else 'ragged'} dimensions")
+    X = check_array(X, "X", ndim=ndim)
+    X = X[None] if ndim == 2 else X
+    if np.ndim(y) != ndim - 1:
+        raise ValueError(f"y must have shape {X.shape[1:2] if ndim == 2 else X.shape[:2]} to "
+                         f"match X of shape {X.shape[1:] if ndim == 2 else X.shape}; got "
+                         f"{np.shape(y)}")
+    y = check_array(y, "y", ndim=ndim - 1, shape=X.shape[1:2] if ndim == 2 else X.shape[:2])
+    return X, y.reshape(X.shape[:2])
+
+
+def _data_of_runs(m: int, data_index, runs: int) -> np.ndarray:
+    """The data set of each run."""
     if data_index is None:
         if m not in (1, runs):
             raise ValueError(
                 f"X holds {m} data sets for {runs} runs: give data_index, the data set of each run"
             )
-        return X, y, np.arange(runs) % m
+        return np.arange(runs) % m
     index = np.asarray(data_index)
     if index.shape != (runs,) or index.dtype.kind not in "iu":
         raise ValueError(
@@ -177,7 +193,7 @@ def _as_data(X, y, data_index, runs: int):
         raise ValueError(
             f"data_index entries must lie in [0, {m - 1}]; got {index.min()}..{index.max()}"
         )
-    return X, y, index.astype(np.intp)
+    return index.astype(np.intp)
 
 
 class _Block:
@@ -341,9 +357,10 @@ def batched_gradient_descent(
     True
     """
     act: Activation = get_activation(activation)
-    W_runs, v_runs = _as_runs(W0, v0, np.shape(X)[-1])
+    X, y = _as_datasets(X, y)
+    W_runs, v_runs = _as_runs(W0, v0, X.shape[2])
     T = len(W_runs)
-    X, y, data_of_run = _as_data(X, y, data_index, T)
+    data_of_run = _data_of_runs(X.shape[0], data_index, T)
     step = check_real(step, "step", low=0.0, strict=True)
     max_iter = check_positive_int(max_iter, "max_iter")
     loss_tol = check_real(loss_tol, "loss_tol", low=0.0)

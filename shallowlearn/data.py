@@ -94,6 +94,9 @@ class Teacher:
         k, d = self.W.shape
         W = check_array(W, "W", ndim=2, shape=(k, d))
         v = check_array(v, "v", ndim=1, shape=(k,))
+        if not np.any(self.W) or not np.any(self.v):
+            raise ValueError("the teacher computes the zero function, so an error relative to "
+                             "it is undefined; compare the student's outputs instead")
         if self.activation.name == "quadratic":
             target = self.W.T @ (self.v[:, None] * self.W)
             return float(np.linalg.norm(W.T @ (v[:, None] * W) - target) / np.linalg.norm(target))
@@ -150,6 +153,9 @@ class Dataset:
         object.__setattr__(self, "X", _frozen(X))
         object.__setattr__(self, "y", _frozen(y))
         object.__setattr__(self, "noise", check_real(self.noise, "noise", low=0.0))
+        if self.teacher is not None and not isinstance(self.teacher, Teacher):
+            raise TypeError(f"teacher must be a shallowlearn.Teacher or None; got "
+                            f"{type(self.teacher).__name__}")
         if self.teacher is not None and self.teacher.W.shape[1] != X.shape[1]:
             raise ValueError(
                 f"the teacher takes inputs of dimension {self.teacher.W.shape[1]}; "

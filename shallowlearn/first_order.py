@@ -194,7 +194,10 @@ def pgd_theory_parameters(
     delta = check_real(delta, "delta", low=0.0, strict=True)
     if delta >= 1:
         raise ValueError(f"delta must be a probability in (0, 1); got {delta}")
-    chi = 3 * max(math.log(dim * ell * delta_f / (c * epsilon**2 * delta)), 4.0)
+    # in logarithms, so that a tiny epsilon does not underflow to a division by zero
+    log_ratio = (math.log(dim) + math.log(ell) + math.log(delta_f) - math.log(c)
+                 - 2 * math.log(epsilon) - math.log(delta))
+    chi = 3 * max(log_ratio, 4.0)
     return {
         "step": c / ell,
         "grad_tol": math.sqrt(c) / chi**2 * epsilon,

@@ -334,6 +334,10 @@ def tensor_init(X, y, k, activation, *, rng=None) -> tuple[np.ndarray, np.ndarra
     # and takes much of the sampling noise out of their estimates.
     y = y - np.mean(y)
     y = y - X @ (y @ X / n)
+    if not np.any(np.abs(y) > 1e-12 * max(1.0, float(np.abs(labels).max()))):
+        raise ValueError(
+            "y must vary beyond a constant and a linear function of x: its higher Hermite "
+            "moments, which carry the teacher's directions, are all zero")
     if sub_order == 2:
         P2 = (X.T * y) @ X / n - np.mean(y) * np.eye(d)
     else:  # M₃(·, ·, α) for a random unit α

@@ -184,9 +184,10 @@ class BaseObjective:
         ----------
         theta : array_like, shape (p,)
         validate : bool
-            Check and copy θ (default). The package's solvers pass False for iterates they
-            computed themselves, which may be non-finite when a run diverges; the values are
-            then NaN or infinite rather than an error.
+            Check and copy θ, and check that the loss there is finite (default). The
+            package's solvers pass False for iterates they computed themselves, which may be
+            non-finite when a run diverges; the values are then NaN or infinite rather than an
+            error.
         """
         raise NotImplementedError
 
@@ -201,6 +202,18 @@ class BaseObjective:
     def _check_method(self, method: str) -> str:
         return check_choice(method, "method", _METHODS)
 
+    @staticmethod
+    def _finite(compute, what: str):
+        """``compute()`` with floating-point warnings silenced, and a clear error instead of a
+        non-finite result (a loss that overflows, for instance at θ = 1e200)."""
+        with np.errstate(all="ignore"):
+            result = compute()
+        if not np.all(np.isfinite(result)):
+            raise ValueError(
+                f"the {what} is not finite at theta: it overflowed (the weights in theta are "
+                "too large for this activation and data)")
+        return result
+
     def value(self, theta, method: str = "fused") -> float:
         """The loss L(θ).
 
@@ -214,8 +227,8 @@ class BaseObjective:
         """
         theta = self.check_theta(theta)
         if self._check_method(method) == "autograd":
-            return float(self._definition(theta))
-        return self.at(theta, validate=False).value
+            return float(self._finite(lambda: self._definition(theta), "loss"))
+        return self._finite(lambda: self.at(theta, validate=False).value, "loss")
 
     def grad(self, theta, method: str = "fused") -> np.ndarray:
         """The gradient ∇L(θ), shape (p,).
@@ -230,8 +243,8 @@ class BaseObjective:
         """
         theta = self.check_theta(theta)
         if self._check_method(method) == "autograd":
-            return autograd.grad(self._definition)(theta)
-        return self.at(theta, validate=False).grad
+            return self._finite(lambda: autograd.grad(self._definition)(theta), "gradient")
+        return self._finite(lambda: self.at(theta, validate=False).grad, "gradient")
 
     def value_and_grad(self, theta) -> tuple[float, np.ndarray]:
         """L(θ) and ∇L(θ) from one forward pass (the fused path).
@@ -246,7 +259,7 @@ class BaseObjective:
         (0.0, [0.0, 0.0])
         """
         point = self.at(theta)
-        return point.value, point.grad
+        return point.value, self._finite(lambda: point.grad, "gradient")
 
     def hvp(self, theta, u, method: str = "fused") -> np.ndarray:
         """The Hessian-vector product ∇²L(θ) u, shape (p,), without forming the Hessian.
@@ -262,8 +275,10 @@ class BaseObjective:
         theta = self.check_theta(theta)
         u = self.check_theta(u, "u")
         if self._check_method(method) == "autograd":
-            return autograd.grad(lambda t: anp.dot(autograd.grad(self._definition)(t), u))(theta)
-        return self.at(theta, validate=False).hvp(u)
+            return self._finite(lambda: autograd.grad(
+                lambda t: anp.dot(autograd.grad(self._definition)(t), u))(theta),
+                "Hessian-vector product")
+        return self._finite(lambda: self.at(theta, validate=False).hvp(u), "Hessian-vector product")
 
     def hessian(self, theta, method: str = "fused") -> np.ndarray:
         """The dense Hessian ∇²L(θ), shape (p, p), symmetric.
@@ -281,9 +296,9 @@ class BaseObjective:
         """
         theta = self.check_theta(theta)
         if self._check_method(method) == "autograd":
-            H = autograd.hessian(self._definition)(theta)
+            H = self._finite(lambda: autograd.hessian(self._definition)(theta), "Hessian")
             return 0.5 * (H + H.T)
-        return self.at(theta, validate=False).hessian()
+        return self._finite(lambda: self.at(theta, validate=False).hessian(), "Hessian")
 
 
 class Objective(BaseObjective):
@@ -401,9 +416,13 @@ class Objective(BaseObjective):
         >>> point.value, point.grad.tolist(), point.hvp(np.array([0.0, 1.0])).tolist()
         (0.25, [0.0, 0.0], [0.0, -1.0])
         """
-        if validate:
-            theta = self.check_theta(theta)
-        return Point(self, theta, rows)
+        if not validate:
+            return Point(self, theta, rows)
+        theta = self.check_theta(theta)
+        with np.errstate(all="ignore"):
+            point = Point(self, theta, rows)
+        self._finite(lambda: point.value, "loss")
+        return point
 
     def losses(self, thetas) -> np.ndarray:
         """L at each row of ``thetas`` (shape (m, p)), as array computations over the rows.

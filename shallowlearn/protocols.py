@@ -33,7 +33,7 @@ import numpy as np
 from .activations import get_activation
 from .data import planted, random_labels
 from .initializations import near_planted, random_init
-from .validation import check_choice
+from .validation import check_choice, check_positive_int, check_real
 
 __all__ = ["KINDS", "PAPER_SUCCESS", "PROTOCOLS", "Protocol", "get_protocol", "protocol_inputs"]
 
@@ -104,6 +104,24 @@ class Protocol:
     def __post_init__(self):
         check_choice(self.kind, "kind", KINDS)
         check_choice(self.size, "size", ("full", "reduced"))
+        for name in ("n", "teachers", "starts", "max_iter"):
+            check_positive_int(getattr(self, name), name)
+        for name in ("d", "k"):
+            values = getattr(self, name)
+            if not isinstance(values, tuple) or not values:
+                raise TypeError(f"{name} must be a non-empty tuple of positive integers; got "
+                                f"{values!r}")
+            for value in values:
+                check_positive_int(value, name)
+        if len(self.d) > 1 and len(self.k) > 1:
+            raise ValueError(f"only one of d and k may be swept; got d={self.d}, k={self.k}")
+        check_real(self.step, "step", low=0.0, strict=True)
+        check_real(self.loss_tol, "loss_tol", low=0.0)
+        if self.record_every is not None:
+            check_positive_int(self.record_every, "record_every")
+        if self.kind == "local" and not self.radii:
+            raise ValueError("a local protocol needs radii, the distances of its starts")
+        get_activation(self.activation, **self.activation_params)
 
     @property
     def sweep(self) -> str:
@@ -214,7 +232,7 @@ def get_protocol(name: str, size: str = "full") -> Protocol:
     3
     """
     if name not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {name!r}; expected one of {', '.join(PROTOCOLS)}")
+        raise ValueError(f"name must be a protocol, one of {', '.join(PROTOCOLS)}; got {name!r}")
     check_choice(size, "size", ("full", "reduced"))
     protocol = PROTOCOLS[name]
     if size == "reduced":

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .objective import Objective
-from .validation import as_rng, check_array, check_objective
+from .validation import as_rng, check_array, check_bool, check_objective
 
 __all__ = [
     "TrajectoryProjection",
@@ -62,7 +62,7 @@ def random_direction(objective: Objective, theta, *, per_unit: bool = True, rng=
     obj = check_objective(objective)
     theta = obj.check_theta(theta)
     direction = as_rng(rng).standard_normal(obj.p)
-    if not per_unit:
+    if not check_bool(per_unit, "per_unit"):
         return direction / np.linalg.norm(direction)
     if not np.any(theta):
         raise ValueError("theta is all zeros, so per-unit normalization gives a zero direction; use per_unit=False")

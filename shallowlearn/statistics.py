@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
-from .validation import check_positive_int
+from .validation import check_array, check_positive_int
 
 __all__ = ["crossing_standard_error", "fit_logistic", "logistic"]
 
@@ -42,16 +42,12 @@ def fit_logistic(x, successes, trials: int, *, ridge: float = 1e-3) -> dict:
     >>> round(fit["crossing"], 1)
     5.5
     """
-    x = np.asarray(x, dtype=float)
-    successes = np.asarray(successes, dtype=float)
+    x = check_array(x, "x", ndim=1)
+    successes = check_array(successes, "successes", ndim=1, shape=x.shape)
     trials = check_positive_int(trials, "trials")
-    if x.ndim != 1 or successes.shape != x.shape or x.size < 1:
-        raise ValueError(
-            f"x and successes must be non-empty 1-D arrays of one length; got shapes {x.shape} and "
-            f"{successes.shape}"
-        )
     if np.any(successes < 0) or np.any(successes > trials):
-        raise ValueError(f"successes must lie in [0, trials={trials}]")
+        raise ValueError(f"successes must lie in [0, trials={trials}]; got "
+                         f"{successes.min():g}..{successes.max():g}")
     if np.all(successes == successes[0]) and successes[0] in (0, trials):
         # no transition in the range: no crossing to report
         return {"intercept": float("nan"), "slope": float("nan"), "crossing": float("nan")}
