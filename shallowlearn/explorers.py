@@ -51,13 +51,12 @@ def _png(figure, dpi: int) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _label(name: str, value) -> str:
-    text = f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
-    return f"{name} = {text}"
+def _text(value) -> str:
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
-def frames_explorer(draw: Callable, sliders: dict, *, alt: Callable | None = None,
-                    live: dict | None = None, dpi: int = 72):
+def frames_explorer(draw: Callable, sliders: dict, *, labels: dict | None = None,
+                    alt: Callable | None = None, live: dict | None = None, dpi: int = 72):
     """An explorer whose sliders pick precomputed frames, so that it works without a kernel.
 
     Parameters
@@ -68,7 +67,10 @@ def frames_explorer(draw: Callable, sliders: dict, *, alt: Callable | None = Non
         closed after it is rendered.
     sliders : dict
         Slider name to the sequence of its values (at most three sliders; the grid is their
-        product, so keep it small: every frame is stored in the page).
+        product, so keep it small: every frame is stored in the page). The names are
+        ``draw``'s keywords.
+    labels : dict, optional
+        Slider name to the label shown next to it (default: the name).
     alt : callable, optional
         ``alt(**values)`` gives each frame's alternative text (what it shows, for readers
         who do not see it); by default the slider values.
@@ -116,16 +118,16 @@ def frames_explorer(draw: Callable, sliders: dict, *, alt: Callable | None = Non
     def frame(values: tuple):
         chosen = dict(zip(names, values))
         text = alt(**chosen) if alt is not None else ", ".join(
-            _label(n, v) for n, v in chosen.items())
+            f"{n} = {_text(v)}" for n, v in chosen.items())
         image = _png(draw(**chosen), dpi)
         return widgets.HTML(
             f'<img src="data:image/png;base64,{image}" alt="{html.escape(text, quote=True)}" '
             'style="max-width:100%">')
 
     controls = [
-        widgets.SelectionSlider(options=[(_label(name, v).split(" = ")[1], i)
-                                         for i, v in enumerate(values)],
-                                value=0, description=name, continuous_update=True,
+        widgets.SelectionSlider(options=[(_text(v), i) for i, v in enumerate(values)],
+                                value=0, description=(labels or {}).get(name, name),
+                                continuous_update=True, style={"description_width": "initial"},
                                 layout=widgets.Layout(width="420px"))
         for name, values in zip(names, grids)
     ]
