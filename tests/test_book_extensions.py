@@ -60,3 +60,59 @@ def test_kernels_of_the_build_run_with_encrypted_transport():
     assert "policy disabled" in plain.stdout and "output 42" in plain.stdout
     if "without encryption" not in plain.stderr:
         pytest.skip("this ipykernel does not warn about unencrypted TCP: nothing to compare")
+
+# --- bib_labels: author-year labels in the bibliography -----------------------------------------
+
+bib_labels = _load("bib_labels")
+
+BIB = r"""
+@misc{one, author = {Steihaug, Trond}, title = {B}, year = {1983}}
+@misc{two, author = {Du, Simon S. and Lee, Jason D.}, title = {T}, year = {2018}}
+@misc{three, author = {Sarao Mannelli, Stefano and Vanden-Eijnden, Eric and Zdeborov{\'a}, Lenka},
+         title = {O}, year = {2020}}
+@misc{accent, author = {K{\i}z{\i}lda{\u{g}}, Eren C.}, title = {S}, year = {2019}}
+@misc{von, author = {van der Vaart, Aad}, title = {A}, year = {1998}}
+@misc{same1, author = {Lee, Jason D. and Simchowitz, Max and Jordan, Michael I.}, title = {A}, year = {2016}}
+@misc{same2, author = {Lee, Jason D. and Panageas, Ioannis and Piliouras, Georgios}, title = {B}, year = {2016}}
+@misc{nobody, title = {The {NumPy} manual}, year = {2024}}
+"""
+
+
+@pytest.fixture(scope="module")
+def labels():
+    import pybtex.plugin
+    from pybtex.database import parse_string
+
+    bib_labels.register()
+    bib_labels.register()  # twice in one process: no clash
+    style = pybtex.plugin.find_plugin("pybtex.style.formatting", bib_labels.NAME)()
+    return {e.key: e.label for e in style.format_entries(parse_string(BIB, "bibtex").entries.values())}
+
+
+def test_labels_read_like_author_year_citations(labels):
+    assert labels["one"] == "Steihaug, 1983"
+    assert labels["two"] == "Du and Lee, 2018"
+    assert labels["three"] == "Sarao Mannelli et al., 2020"
+    assert labels["accent"] == "Kızıldağ, 2019"  # LaTeX accents resolved
+    assert labels["von"] == "van der Vaart, 1998"
+    assert labels["nobody"] == "The NumPy manual, 2024"
+
+
+def test_equal_labels_get_letters(labels):
+    assert {labels["same1"], labels["same2"]} == {"Lee et al., 2016a", "Lee et al., 2016b"}
+
+
+def test_bibliography_is_sorted_by_author_then_year():
+    import pybtex.plugin
+    from pybtex.database import parse_string
+
+    bib_labels.register()
+    style = pybtex.plugin.find_plugin("pybtex.style.formatting", bib_labels.NAME)()
+    keys = [e.key for e in style.format_entries(parse_string(BIB, "bibtex").entries.values())]
+    assert keys.index("two") < keys.index("same1") < keys.index("one")
+
+
+def test_the_book_uses_the_style():
+    config = (ROOT / "_config.yml").read_text(encoding="utf-8")
+    assert "bibtex_default_style: author_year" in config and "bib_labels: book/_ext" in config
+
