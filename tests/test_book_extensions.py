@@ -116,3 +116,33 @@ def test_the_book_uses_the_style():
     config = (ROOT / "_config.yml").read_text(encoding="utf-8")
     assert "bibtex_default_style: author_year" in config and "bib_labels: book/_ext" in config
 
+
+# --- exercise_numbers: exercises numbered within each page ---------------------------------------
+
+exercise_numbers = _load("exercise_numbers")
+
+
+def test_exercises_are_numbered_within_each_page():
+    fignumbers = {
+        "book/a": {"exercise": {"ex-a1": (1,), "ex-a2": (2,)}, "figure": {"f": (1,)}},
+        "book/b": {"exercise": {"ex-b1": (3,), "ex-b2": (4,), "ex-b3": (5,)}, "figure": {"g": (2,)}},
+        "book/c": {"figure": {"h": (3,)}},
+        # under a numbered toctree the section prefix stays, and each section counts from 1
+        "book/d": {"exercise": {"x": (4, 1, 7), "y": (4, 1, 8), "z": (4, 2, 9)}},
+    }
+    changed = exercise_numbers.renumber(fignumbers)
+    assert changed == ["book/b", "book/d"]
+    assert fignumbers["book/a"]["exercise"] == {"ex-a1": (1,), "ex-a2": (2,)}
+    assert fignumbers["book/b"]["exercise"] == {"ex-b1": (1,), "ex-b2": (2,), "ex-b3": (3,)}
+    assert fignumbers["book/d"]["exercise"] == {"x": (4, 1, 1), "y": (4, 1, 2), "z": (4, 2, 1)}
+    # figures keep their book-wide numbers
+    assert [fignumbers[d]["figure"] for d in ("book/a", "book/b", "book/c")] == \
+        [{"f": (1,)}, {"g": (2,)}, {"h": (3,)}]
+
+
+def test_renumbering_runs_after_sphinx_numbers_the_book():
+    connected = []
+    app = SimpleNamespace(connect=lambda event, handler, priority=500: connected.append((event, priority)))
+    exercise_numbers.setup(app)
+    assert connected == [("env-get-updated", 900)]  # Sphinx's toctree collector runs at 500
+
