@@ -22,45 +22,6 @@ def _load(name: str):
     return module
 
 
-# --- kernel_encryption: no "running over TCP without encryption" per chapter ---------------------
-
-RUN_A_KERNEL = textwrap.dedent("""
-    import sys
-    import nbformat
-    from nbclient import NotebookClient
-    if sys.argv[1] == "with-extension":
-        sys.path.insert(0, sys.argv[2])
-        import kernel_encryption
-        assert kernel_encryption.encrypt_kernel_transport()
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    km = NotebookClient(nb, kernel_name="python3").create_kernel_manager()
-    print("policy", km.transport_encryption)
-    NotebookClient(nb, timeout=60, km=km).execute()
-    print("output", nb.cells[0].outputs[0]["text"].strip())
-""")
-
-
-def _run_kernel(mode: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", RUN_A_KERNEL, mode, str(EXT)], capture_output=True,
-                          text=True, timeout=120)
-
-
-def test_kernels_of_the_build_run_with_encrypted_transport():
-    import zmq
-
-    if not zmq.has("curve"):
-        pytest.skip("this pyzmq has no CurveZMQ (libzmq without libsodium)")
-    done = _run_kernel("with-extension")
-    assert done.returncode == 0, done.stderr
-    assert "policy auto" in done.stdout and "output 42" in done.stdout
-    assert "without encryption" not in done.stderr, done.stderr
-    plain = _run_kernel("without")  # the same kernel as jupyter_client starts it by default
-    assert plain.returncode == 0, plain.stderr
-    assert "policy disabled" in plain.stdout and "output 42" in plain.stdout
-    if "without encryption" not in plain.stderr:
-        pytest.skip("this ipykernel does not warn about unencrypted TCP: nothing to compare")
-
 # --- bib_labels: author-year labels in the bibliography -----------------------------------------
 
 bib_labels = _load("bib_labels")
@@ -146,3 +107,63 @@ def test_renumbering_runs_after_sphinx_numbers_the_book():
     exercise_numbers.setup(app)
     assert connected == [("env-get-updated", 900)]  # Sphinx's toctree collector runs at 500
 
+
+# --- singlehtml_nodes: the single-page build writes every node -----------------------------------
+
+singlehtml_nodes = _load("singlehtml_nodes")
+
+
+def test_single_page_build_borrows_the_html_handlers():
+    def own(*args):
+        return None
+
+    handlers = {"html": {"A": ("visit_a", "depart_a"), "B": ("visit_b", None)},
+                "singlehtml": {"B": (own, own)}}
+    app = SimpleNamespace(builder=SimpleNamespace(name="singlehtml"),
+                          registry=SimpleNamespace(translation_handlers=handlers))
+    singlehtml_nodes._share_html_handlers(app)
+    assert handlers["singlehtml"] == {"A": ("visit_a", "depart_a"), "B": (own, own)}
+    app.builder.name = "html"
+    handlers["html"]["C"] = ("c", "c")
+    singlehtml_nodes._share_html_handlers(app)  # other builders: nothing changes
+    assert "C" not in handlers["singlehtml"]
+
+
+# --- kernel_encryption: no "running over TCP without encryption" per chapter ---------------------
+
+RUN_A_KERNEL = textwrap.dedent("""
+    import sys
+    import nbformat
+    from nbclient import NotebookClient
+    if sys.argv[1] == "with-extension":
+        sys.path.insert(0, sys.argv[2])
+        import kernel_encryption
+        assert kernel_encryption.encrypt_kernel_transport()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    km = NotebookClient(nb, kernel_name="python3").create_kernel_manager()
+    print("policy", km.transport_encryption)
+    NotebookClient(nb, timeout=60, km=km).execute()
+    print("output", nb.cells[0].outputs[0]["text"].strip())
+""")
+
+
+def _run_kernel(mode: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", RUN_A_KERNEL, mode, str(EXT)], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_kernels_of_the_build_run_with_encrypted_transport():
+    import zmq
+
+    if not zmq.has("curve"):
+        pytest.skip("this pyzmq has no CurveZMQ (libzmq without libsodium)")
+    done = _run_kernel("with-extension")
+    assert done.returncode == 0, done.stderr
+    assert "policy auto" in done.stdout and "output 42" in done.stdout
+    assert "without encryption" not in done.stderr, done.stderr
+    plain = _run_kernel("without")  # the same kernel as jupyter_client starts it by default
+    assert plain.returncode == 0, plain.stderr
+    assert "policy disabled" in plain.stdout and "output 42" in plain.stdout
+    if "without encryption" not in plain.stderr:
+        pytest.skip("this ipykernel does not warn about unencrypted TCP: nothing to compare")
