@@ -7,6 +7,19 @@ over-parameterized shallow neural networks", IEEE Trans. Inf. Theory 65(2), 2019
 Conventions: the network is x ↦ vᵀφ(Wx) with W of shape (k, d) and v of length k; samples are
 rows, X has shape (n, d); the loss is L = 1/(2n) Σ (vᵀφ(W xᵢ) − yᵢ)²; randomness comes only from
 an ``rng`` argument (a seed or a ``numpy.random.Generator``).
+
+How the modules fit together (each name is a module)::
+
+    activations ─► objective (Objective.at(θ) → Point: value, grad, hvp, hessian)
+        ▲              │
+      data ──► initializations        stopping (statuses, convergence, divergence)
+                       │                 │
+                       ▼                 ▼
+    solvers (run loop) ◄─ first_order, second_order ◄─ subproblems
+    batched (many gradient-descent runs as array computations)
+    spectrum ─► critical_points, slices, quadratic (the lifted convex problem)
+    protocols ─► runner ─► results_io, statistics ─► plotting
+    cli (python -m shallowlearn), bench, derivative_checks, assignments
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -16,9 +29,12 @@ from .batched import BatchResult, batched_gradient_descent
 from .critical_points import CriticalPoint, classify_point, symmetry_directions
 from .data import Dataset, Teacher, planted, random_labels
 from .derivative_checks import DerivativeCheck, check_derivatives
-from .experiments import Results, load_results, run_protocol, save_results
+from .protocols import PROTOCOLS, Protocol, get_protocol, protocol_inputs
+from .results_io import Results, load_results, save_results, shipped_results
+from .runner import run_protocol
+from .statistics import crossing_standard_error, fit_logistic
 from .initializations import near_planted, random_init, spectral_init, tensor_init
-from .objective import Objective
+from .objective import BaseObjective, Objective, Point
 from .slices import (
     TrajectoryProjection,
     project_trajectory,
@@ -27,18 +43,9 @@ from .slices import (
     slice_2d,
     slice_between,
 )
-from .solvers import (
-    SOLVERS,
-    SolverHistory,
-    SolverResult,
-    cubic_regularization,
-    gradient_descent,
-    negative_curvature_descent,
-    perturbed_gradient_descent,
-    pgd_theory_parameters,
-    sgd,
-    trust_region,
-)
+from .solvers import SOLVERS, SolverHistory, SolverResult
+from .first_order import gradient_descent, perturbed_gradient_descent, pgd_theory_parameters, sgd
+from .second_order import cubic_regularization, negative_curvature_descent, trust_region
 from .spectrum import HessianOperator, Spectrum, eigenvalue_density, hessian_spectrum
 
 try:
@@ -49,12 +56,16 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "BaseObjective",
     "BatchResult",
     "CriticalPoint",
     "Dataset",
     "DerivativeCheck",
     "HessianOperator",
     "Objective",
+    "PROTOCOLS",
+    "Point",
+    "Protocol",
     "Results",
     "SOLVERS",
     "SolverHistory",
@@ -66,8 +77,11 @@ __all__ = [
     "check_derivatives",
     "classify_point",
     "cubic_regularization",
+    "crossing_standard_error",
     "eigenvalue_density",
+    "fit_logistic",
     "get_activation",
+    "get_protocol",
     "gradient_descent",
     "hessian_spectrum",
     "load_results",
@@ -77,12 +91,14 @@ __all__ = [
     "pgd_theory_parameters",
     "planted",
     "project_trajectory",
+    "protocol_inputs",
     "random_direction",
     "random_init",
     "random_labels",
     "run_protocol",
     "save_results",
     "sgd",
+    "shipped_results",
     "slice_1d",
     "slice_2d",
     "slice_between",

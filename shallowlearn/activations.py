@@ -76,8 +76,8 @@ class Activation:
 
     @property
     def odd(self) -> bool:
-        """Whether φ(−z) = −φ(z) (checked on a grid): then the unit (w, v) and (−w, −v)
-        compute the same function.
+        """Whether φ is odd, φ(−z) = −φ(z), checked on a grid; then the units (w, v) and
+        (−w, −v) compute the same function.
 
         Examples
         --------

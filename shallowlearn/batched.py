@@ -25,18 +25,16 @@ together, and the layout is chosen so that the arithmetic, not the bookkeeping, 
 
 Each run follows plain fixed-step gradient descent, θ_{t+1} = θ_t − α ∇L(θ_t), on
 L = 1/(2n) Σᵢ (vᵀφ(W xᵢ) − yᵢ)², over W (v fixed) or over (v, W) jointly, and stops on its
-own, at the first iteration t where
+own under the stopping contract of :mod:`shallowlearn.stopping`, the same as
+:func:`~shallowlearn.first_order.gradient_descent`: at the first iteration t where L(θ_t) ≤ ``loss_tol``
+or ‖∇L(θ_t)‖ ≤ ``grad_tol`` (status ``"converged"``), where L(θ_t) is not finite or exceeds
+:func:`~shallowlearn.stopping.divergence_limit` (``"diverged"``; the run keeps θ_{t−1} and
+reports t − 1 iterations), or at t = ``max_iter`` (``"max_iter"``).
 
-* L(θ_t) ≤ ``loss_tol`` (status ``"loss_tol"``), or
-* ‖∇L(θ_t)‖ ≤ ``grad_tol`` (status ``"grad_tol"``), or
-* L(θ_t) is not finite or exceeds ``blowup`` · L(θ_0) (status ``"diverged"``; the run keeps
-  its last iterate θ_{t−1} and reports t − 1 iterations), or
-* t = ``max_iter`` (status ``"max_iter"``).
-
-The results equal, to rounding, those of running the same runs one at a time (see
-:func:`shallowlearn.bench.looped_gradient_descent`). A run that oscillates at the edge of
-stability amplifies rounding differences, so there the two agree on the outcome rather than to
-the last digits.
+The results equal, to rounding, those of running the same runs one at a time through
+:func:`~shallowlearn.first_order.gradient_descent` (the tests check it). A run that oscillates at the edge
+of stability amplifies rounding differences, so there the two agree on the outcome rather
+than to the last digits.
 """
 
 from __future__ import annotations
@@ -48,12 +46,10 @@ from tqdm.auto import tqdm
 
 from .activations import Activation, get_activation
 from .objective import Objective
-from .validation import check_array, check_positive_int, check_real
+from .stopping import divergence_limit, diverged
+from .validation import check_array, check_bool, check_positive_int, check_real, read_only
 
-__all__ = ["BatchResult", "STATUSES", "batched_gradient_descent"]
-
-#: The ways a run can stop, in the order they are checked.
-STATUSES = ("diverged", "loss_tol", "grad_tol", "max_iter")
+__all__ = ["BatchResult", "batched_gradient_descent"]
 
 # Repack the batch once the slots still in use fill at most this fraction of it.
 _REPACK_FILL = 0.75
@@ -86,7 +82,8 @@ class BatchResult:
     iterations : numpy.ndarray of int, shape (T,)
         Index t of the final iterate θ_t (the number of steps taken to reach it).
     status : numpy.ndarray of str, shape (T,)
-        Why each run stopped: one of :data:`STATUSES`.
+        Why each run stopped: ``"converged"``, ``"diverged"`` or ``"max_iter"`` (see
+        :mod:`shallowlearn.stopping`).
     history : numpy.ndarray, shape (T, max_iter // record_every + 1), or None
         Loss at iterations 0, ``record_every``, 2·``record_every``, ...; NaN once a run has
         stopped. None when no history was requested.
@@ -231,10 +228,11 @@ class _Block:
 
 
 # The per-run state: the iterate and the previous one (kept for runs that diverge), the mask
-# of real units, and the loss thresholds: a run stops once its loss is at most ``tol`` or not
-# at most ``limit``. Empty slots never stop.
-_STATE = ("W", "W_old", "v", "v_old", "mask", "tol", "limit")
-_EMPTY = {"tol": -np.inf, "limit": np.inf}
+# of real units, the loss thresholds (a run stops once its loss is at most ``tol`` or not at
+# most ``limit``) and the loss of the zero network on its data, which scales ``limit``.
+# Empty slots never stop.
+_STATE = ("W", "W_old", "v", "v_old", "mask", "tol", "limit", "null")
+_EMPTY = {"tol": -np.inf, "limit": np.inf, "null": 1.0}
 
 
 def _make_blocks(X, y, data_of_run, widths, runs, state) -> list[_Block]:
@@ -285,7 +283,6 @@ def batched_gradient_descent(
     data_index=None,
     loss_tol: float = 0.0,
     grad_tol: float = 0.0,
-    blowup: float = 1e6,
     record_every: int | None = None,
     progress: bool = False,
 ) -> BatchResult:
@@ -298,7 +295,7 @@ def batched_gradient_descent(
     y : array_like, shape (n,) or (m, n)
         Labels, matching ``X``.
     activation : str, Activation or callable
-        The activation φ (see :func:`shallowlearn.get_activation`).
+        The activation φ (see :func:`~shallowlearn.activations.get_activation`).
     W0 : array_like, shape (T, k, d), or a sequence of T arrays of shapes (k_t, d)
         Starting hidden weights; a sequence lets the runs have different widths.
     v0 : array_like, shape (T, k), or a sequence of T arrays of shapes (k_t,)
@@ -313,14 +310,13 @@ def batched_gradient_descent(
         The data set (index into the first axis of ``X``) of each run. May be omitted when
         there is one data set, or one per run.
     loss_tol, grad_tol : float
-        A run stops once its loss is at most ``loss_tol`` or its gradient norm at most
-        ``grad_tol`` (both 0 by default: only the iteration cap stops it).
-    blowup : float
-        A run whose loss exceeds ``blowup`` times its initial loss, or is not finite, is
-        declared diverged. The default, 10⁶, stops a run long before floating-point overflow.
+        A run stops as converged once its loss is at most ``loss_tol`` or its gradient norm
+        at most ``grad_tol`` (both 0 by default: only an exact zero or the iteration cap stops
+        it). A run whose loss is not finite or exceeds
+        :func:`~shallowlearn.stopping.divergence_limit` stops as diverged.
     record_every : int, optional
         Record the loss of every run each ``record_every`` iterations (see
-        :attr:`BatchResult.history`).
+        :attr:`~shallowlearn.batched.BatchResult` ``history``).
     progress : bool
         Show a progress bar.
 
@@ -352,11 +348,10 @@ def batched_gradient_descent(
     max_iter = check_positive_int(max_iter, "max_iter")
     loss_tol = check_real(loss_tol, "loss_tol", low=0.0)
     grad_tol = check_real(grad_tol, "grad_tol", low=0.0)
-    blowup = check_real(blowup, "blowup", low=1.0, strict=True)
     if record_every is not None:
         record_every = check_positive_int(record_every, "record_every")
-    if not isinstance(train_v, bool):
-        raise TypeError(f"train_v must be True or False; got {train_v!r}")
+    settings = _Settings(act, _is_quadratic(act), step, check_bool(train_v, "train_v"),
+                         max_iter, loss_tol, grad_tol, record_every)
 
     widths = np.array([w.shape[0] for w in W_runs])
     k_max, d = int(widths.max()), X.shape[2]
@@ -371,18 +366,17 @@ def batched_gradient_descent(
         "iterations": np.zeros(T, dtype=int), "status": np.full(T, "max_iter", dtype=object),
     }
     history = None if record_every is None else np.full((T, max_iter // record_every + 1), np.nan)
-    quadratic = _is_quadratic(act)
     blocks = _make_blocks(X, y, data_of_run, widths, np.arange(T), {
         "W": W_start, "W_old": W_start, "v": v_start, "v_old": v_start,
         "mask": (np.arange(k_max) < widths[:, None]).astype(float),
         "tol": np.full(T, loss_tol), "limit": np.full(T, np.inf),
+        "null": 0.5 * np.mean(y**2, axis=1)[data_of_run],
     })
     bar = tqdm(total=max_iter, disable=not progress, desc="gradient descent", unit="step")
     for t in range(max_iter + 1):
         stopped = False
         for b in blocks:
-            stopped |= _advance(b, t, act, quadratic, step, train_v, max_iter, loss_tol,
-                                grad_tol, blowup, history, record_every, out)
+            stopped |= _advance(b, t, settings, history, out)
         if t == max_iter or not any(b.live().any() for b in blocks):
             break
         if stopped:
@@ -391,60 +385,64 @@ def batched_gradient_descent(
             bar.update(_PROGRESS_EVERY)
             bar.set_postfix(active=sum(int(b.live().sum()) for b in blocks), refresh=False)
     bar.close()
-    _evaluate_diverged(X, y, data_of_run, widths, act, train_v, out)
+    _evaluate_diverged(X, y, data_of_run, widths, act, settings.train_v, out)
 
     out["status"] = out["status"].astype(str)
     for arr in out.values():
-        arr.setflags(write=False)
-    if history is not None:
-        history.setflags(write=False)
+        read_only(arr)
     return BatchResult(
-        widths=widths, history=history, record_every=record_every, step=step,
-        trains_v=train_v, **out,
+        widths=read_only(widths), history=None if history is None else read_only(history),
+        record_every=record_every, step=step, trains_v=settings.train_v, **out,
     )
 
 
-def _advance(b: _Block, t, act, quadratic, step, train_v, max_iter, loss_tol, grad_tol,
-             blowup, history, record_every, out) -> bool:
+@dataclass(frozen=True)
+class _Settings:
+    """What every iteration of every block needs to know."""
+
+    act: Activation
+    quadratic: bool
+    step: float
+    train_v: bool
+    max_iter: int
+    loss_tol: float
+    grad_tol: float
+    record_every: int | None
+
+
+def _advance(b: _Block, t: int, settings: _Settings, history, out) -> bool:
     """Iteration t of the runs of one block: evaluate, retire the runs that stop, step."""
-    loss, grad, U, Uv = _loss_and_step(b, act, quadratic, step, train_v, grad_tol > 0)
+    loss, grad, U, Uv = _loss_and_step(b, settings.act, settings.quadratic, settings.step,
+                                       settings.train_v)
+    live = b.live()
     if t == 0:
-        live = b.live()
-        b.limit = np.where(live, blowup * loss, np.inf)
+        b.limit = np.where(live, divergence_limit(loss, b.null), np.inf)
         out["initial_loss"][b.run[live]] = loss[live]
-    if history is not None and t % record_every == 0:
-        live = b.live()
-        history[b.run[live], t // record_every] = loss[live]
-    stop = ~(loss <= b.limit) | (loss <= b.tol)
-    if grad_tol > 0:
-        stop |= (grad <= grad_tol) & b.live()
-    if t == max_iter:
-        stop = b.live()
+    if history is not None and t % settings.record_every == 0:
+        history[b.run[live], t // settings.record_every] = loss[live]
+    stop = diverged(loss, b.limit) | (loss <= b.tol) | ((grad <= settings.grad_tol) & live)
+    if t == settings.max_iter:
+        stop = live
     stopped = bool(stop.any())
     if stopped:
         at = np.nonzero(stop)
-        runs, diverged = b.run[at], ~(loss[at] <= b.limit[at])
-        small_grad = grad[at] <= grad_tol if grad is not None else np.zeros(runs.size, bool)
-        out["status"][runs] = np.where(
-            diverged, "diverged",
-            np.where(loss[at] <= loss_tol, "loss_tol",
-                     np.where(small_grad, "grad_tol", "max_iter")),
-        )
+        runs, gone = b.run[at], diverged(loss[at], b.limit[at])
+        converged = (loss[at] <= settings.loss_tol) | (grad[at] <= settings.grad_tol)
+        out["status"][runs] = np.where(gone, "diverged",
+                                       np.where(converged, "converged", "max_iter"))
         # a diverged run keeps θ_{t−1} (its loss and gradient are evaluated at the end), the
         # others θ_t
         K = b.K
-        out["W"][runs, :K] = np.where(diverged[:, None, None], b.W_old[at], b.W[at])
-        out["v"][runs, :K] = np.where(diverged[:, None], b.v_old[at], b.v[at])
+        out["W"][runs, :K] = np.where(gone[:, None, None], b.W_old[at], b.W[at])
+        out["v"][runs, :K] = np.where(gone[:, None], b.v_old[at], b.v[at])
         out["loss"][runs] = loss[at]
-        out["grad_norm"][runs] = np.sqrt(
-            np.einsum("jkd,jkd->j", U[at], U[at]) + np.einsum("jk,jk->j", Uv[at], Uv[at])
-        ) / step
-        out["iterations"][runs] = np.where(diverged, max(t - 1, 0), t)
+        out["grad_norm"][runs] = grad[at]
+        out["iterations"][runs] = np.where(gone, max(t - 1, 0), t)
         # the stopped slots become empty and inert: zero weights, zero update, never stop
         for arr in (b.W, b.v, b.mask, U, Uv):
             arr[at] = 0.0
         b.tol[at], b.limit[at], b.run[at] = -np.inf, np.inf, -1
-    if t < max_iter:
+    if t < settings.max_iter:
         # θ_{t+1} = θ_t − α∇L(θ_t), written over the buffer of θ_{t−1}
         np.subtract(b.W, U, out=b.W_old)
         np.subtract(b.v, Uv, out=b.v_old)
@@ -471,14 +469,12 @@ def _is_quadratic(act: Activation) -> bool:
     return bool(np.array_equal(np.asarray(act.phi(probe)), probe * probe))
 
 
-def _loss_and_step(b: _Block, act: Activation, quadratic: bool, step: float, train_v: bool,
-                   with_grad: bool):
+def _loss_and_step(b: _Block, act: Activation, quadratic: bool, step: float, train_v: bool):
     """Loss, gradient norm and the steps α∇_W L, α∇_v L of every slot at the current iterate.
 
     With r = predictions − y and D = φ′(Z) ∘ r (Z the pre-activations), the gradients are
     ∇_{w_l} L = (v_l/n) (Dᵀ X)_l and ∇_{v_l} L = (1/n) Σᵢ φ(z_il) rᵢ. For φ(z) = z² the second
     equals (1/n) ⟨w_l, ((Z ∘ r)ᵀ X)_l⟩, which saves a pass over the (units × samples) arrays.
-    The gradient norm is computed only when ``with_grad`` (it is None otherwise).
     """
     G, S, K, n, d = b.G, b.S, b.K, b.n, b.d
     # forward: Z[g, (s, l), i] = ⟨w_sl, x_i⟩ for every run s of group g, one product per group
@@ -503,7 +499,5 @@ def _loss_and_step(b: _Block, act: Activation, quadratic: bool, step: float, tra
     loss = np.einsum("gsn,gsn->gs", r, r)
     loss /= 2 * n
     U *= ((2.0 if quadratic else 1.0) * step / n) * b.v[..., None]
-    grad = None
-    if with_grad:
-        grad = np.sqrt(np.einsum("gskd,gskd->gs", U, U) + np.einsum("gsk,gsk->gs", Uv, Uv)) / step
+    grad = np.sqrt(np.einsum("gskd,gskd->gs", U, U) + np.einsum("gsk,gsk->gs", Uv, Uv)) / step
     return loss, grad, U, Uv

@@ -11,12 +11,12 @@ problem, so that the verdict does not change when the data or the weights are re
   L₀ = mean(y²)/2, that is √(2 L₀ ‖H‖₂): the size of the gradient of a point that has fitted
   nothing. A point is critical when ‖∇L‖ ≤ ε_g = ``grad_rtol`` · √(2 max(L₀, L) ‖H‖₂).
 * **Curvature.** Eigenvalues are compared with the spectral norm:
-  ε_H = ``eig_rtol`` · ‖H‖₂ + ε_round. An eigenvalue is *near zero* when |λ| ≤ ε_H and
+  ε_H = ``eig_rtol`` · ‖H‖₂ + ε_round. An eigenvalue λ is *near zero* when −ε_H ≤ λ ≤ ε_H and
   *negative* when λ < −ε_H. The dense eigenvalues are exact to about p · 10⁻¹⁶ · ‖H‖₂, far
   below the default 10⁻⁶, and the symmetry directions of a point whose gradient is ε_g away
   from zero pick up curvature of order ε_g ‖θ‖, which the default also absorbs. The floor
   ε_round = p · n · eps · h is the rounding level of the computed Hessian, with h the largest
-  per-unit size of the terms it sums, maxℓ (1/n) Σᵢ ‖xᵢ‖² (|∂predᵢ/∂zᵢℓ|² + |rᵢ v_ℓ φ″(zᵢℓ)|)
+  per-unit size of the terms it sums, maxℓ (1/n) Σᵢ ‖xᵢ‖² ((∂predᵢ/∂zᵢℓ)² + abs(rᵢ v_ℓ φ″(zᵢℓ)))
   (plus the v-terms when v is trained). It matters only when those terms cancel, so that H is
   itself rounding noise; then a relative test alone would read that noise as curvature.
 
@@ -28,7 +28,7 @@ The verdicts
 * ``"second-order stationary"``: critical, λ_min ≥ −ε_H, and every near-zero eigenvalue is
   accounted for: either by the model's continuous symmetries (:func:`symmetry_directions`,
   along which the loss is exactly constant), or because the point interpolates the data
-  (L ≤ ``grad_rtol``² · L₀; then L is at its global minimum 0 and the flat directions are those
+  (L ≤ ``grad_rtol`` squared times L₀; then L is at its global minimum 0 and the flat directions are those
   of the manifold of interpolating weights). This is the paper's (ε_g, ε_H)-approximate
   second-order point (2.1).
 * ``"degenerate"``: critical, λ_min ≥ −ε_H, but the Hessian has more near-zero eigenvalues
@@ -47,8 +47,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .objective import Objective
-from .spectrum import HessianOperator, Spectrum, _check_objective, _check_theta, hessian_spectrum
-from .validation import check_real
+from .spectrum import Spectrum, hessian_spectrum
+from .validation import check_objective, check_real
 
 __all__ = ["VERDICTS", "CriticalPoint", "classify_point", "symmetry_directions"]
 
@@ -72,7 +72,7 @@ class CriticalPoint:
     lambda_min, lambda_max : float
         Extreme eigenvalues of the Hessian.
     n_zero : int or None
-        Eigenvalues with |λ| ≤ ``eig_tol`` (dense route only).
+        Eigenvalues λ with −``eig_tol`` ≤ λ ≤ ``eig_tol`` (dense route only).
     n_symmetry : int or None
         Dimension of the symmetry orbit through θ: the near-zero eigenvalues the model's
         symmetries force at a critical point (dense route only).
@@ -83,9 +83,9 @@ class CriticalPoint:
     escape_step : float or None
         A step t along u where the quadratic model is trustworthy: the largest of
         t₀, t₀/2, t₀/4, … with actual decrease L(θ) − L(θ + tu) at least half the predicted one;
-        t₀ = √(2L/|λ_min|) is the step whose predicted decrease equals L, which no step can beat.
+        t₀ = √(−2L/λ_min) is the step whose predicted decrease equals L, which no step can beat.
     predicted_decrease : float or None
-        The decrease the second-order model predicts for that step, −t∇Lᵀu + t²|λ_min|/2.
+        The decrease the second-order model predicts for that step, −t∇Lᵀu − t²λ_min/2.
     spectrum : Spectrum
         The spectrum the verdict used.
 
@@ -135,7 +135,7 @@ def classify_point(
         Relative tolerances of the gradient and curvature tests (module docstring).
     method : {"auto", "dense", "iterative"}
         How the spectrum is computed (:func:`shallowlearn.spectrum.hessian_spectrum`); the
-        iterative route is run with residuals below ``eig_rtol``/10 · ‖H‖₂.
+        iterative route is run with residuals below ``eig_rtol`` / 10 · ‖H‖₂.
     rng : None, int or numpy.random.Generator
         Start vector of the iterative route.
 
@@ -155,16 +155,16 @@ def classify_point(
     >>> classify_point(obj, obj.pack(data.teacher.W)).verdict
     'second-order stationary'
     """
-    obj = _check_objective(objective)
-    theta = _check_theta(obj, theta)
+    obj = check_objective(objective)
+    point = obj.at(theta)
     grad_rtol = check_real(grad_rtol, "grad_rtol", low=0.0, strict=True)
     eig_rtol = check_real(eig_rtol, "eig_rtol", low=0.0, strict=True)
-    spectrum = hessian_spectrum(obj, theta, method=method, rtol=eig_rtol / 10, rng=rng)
-    loss, g = obj.value_and_grad(theta)
+    spectrum = hessian_spectrum(obj, point, method=method, rtol=eig_rtol / 10, rng=rng)
+    theta, loss, g = point.theta, point.value, point.grad
     grad_norm = float(np.linalg.norm(g))
-    base_loss = 0.5 * float(np.mean(obj.y**2))
+    base_loss = obj.null_loss
     grad_tol = grad_rtol * np.sqrt(2.0 * max(base_loss, loss) * spectrum.norm)
-    eig_tol = eig_rtol * spectrum.norm + _rounding_floor(obj, theta)
+    eig_tol = eig_rtol * spectrum.norm + _rounding_floor(point, spectrum)
     lam_min, lam_max = spectrum.lambda_min, spectrum.lambda_max
 
     n_zero = n_symmetry = None
@@ -189,14 +189,17 @@ def classify_point(
     )
 
 
-def _rounding_floor(obj: Objective, theta) -> float:
-    """p · n · eps times the largest per-unit size of the terms summed into the Hessian."""
-    op = HessianOperator(obj, theta)
-    sq_norms = np.sum(obj.X**2, axis=1)  # ‖xᵢ‖²
-    size = (op.slope**2 + np.abs(op.curvature)) * sq_norms[:, None]
+def _rounding_floor(point, spectrum: Spectrum) -> float:
+    """p · n · eps times the largest per-unit size of the terms summed into the Hessian; for an
+    objective without data (a population objective), p · eps · ‖H‖₂."""
+    obj = point.objective
+    if not isinstance(obj, Objective):
+        return obj.p * np.finfo(float).eps * spectrum.norm
+    sq_norms = np.sum(point.X**2, axis=1)  # ‖xᵢ‖²
+    size = (point.slope**2 + np.abs(point.curvature)) * sq_norms[:, None]
     if obj.trains_v:
-        size += op.A**2 + np.abs(op.cross) * np.sqrt(sq_norms)[:, None]
-    return obj.p * obj.n * np.finfo(float).eps * float(size.mean(axis=0).max())
+        size += point.A**2 + np.abs(point.cross) * np.sqrt(sq_norms)[:, None]
+    return obj.p * point.n * np.finfo(float).eps * float(size.mean(axis=0).max())
 
 
 def _escape(obj: Objective, theta, loss, g, spectrum: Spectrum):
@@ -248,8 +251,8 @@ def symmetry_directions(objective: Objective, theta) -> np.ndarray:
     >>> symmetry_directions(obj, obj.pack(W)).shape            # 3·2 − 2·3/2 = 3
     (6, 3)
     """
-    obj = _check_objective(objective)
-    v, W = obj.unpack(_check_theta(obj, theta))
+    obj = check_objective(objective)
+    v, W = obj.unpack(theta)
     k, d = W.shape
     degree = _HOMOGENEOUS.get(obj.activation.name)
     tangents = []  # each an array (count, k, d) of W-parts, with v-parts in `v_parts`

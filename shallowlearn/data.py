@@ -179,7 +179,7 @@ def planted(n, d, k, activation="quadratic", *, v=None, W=None, noise=0.0, rng=N
     n, d, k : int
         Samples, input dimension and the teacher's hidden units.
     activation : str, Activation or callable
-        The teacher's φ (see :func:`shallowlearn.get_activation`).
+        The teacher's φ (see :func:`~shallowlearn.activations.get_activation`).
     v : array_like, shape (k,), optional
         Output weights v*; default all ones, as in the paper's experiments.
     W : array_like, shape (k, d), optional

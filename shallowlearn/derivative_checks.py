@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .objective import Objective
-from .validation import as_rng, check_real
+from .validation import as_rng, check_objective, check_real
 
 __all__ = ["DerivativeCheck", "check_derivatives"]
 
@@ -27,7 +27,7 @@ class DerivativeCheck:
     grad_vs_autograd : float
         ‖g_fused − g_autograd‖ / ‖g_autograd‖.
     grad_vs_fd : float
-        |gᵀu − (L(θ+εu) − L(θ−εu))/(2ε)| / (‖g‖‖u‖), for a random unit u.
+        abs(gᵀu − (L(θ+εu) − L(θ−εu))/(2ε)) / (‖g‖‖u‖), for a random unit u.
     hvp_vs_autograd : float
         ‖Hu_fused − Hu_autograd‖ / ‖Hu_autograd‖.
     hvp_vs_fd : float
@@ -96,9 +96,8 @@ def check_derivatives(objective: Objective, theta, *, eps=None, rng=None) -> Der
     >>> report.passed()
     True
     """
-    if not isinstance(objective, Objective):
-        raise TypeError(f"objective must be an Objective; got {type(objective).__name__}")
-    theta = objective._check_theta(theta)
+    objective = check_objective(objective)
+    theta = objective.check_theta(theta)
     if eps is None:
         eps = 1e-5 * max(1.0, float(np.max(np.abs(theta))))
     eps = check_real(eps, "eps", low=0.0, strict=True)

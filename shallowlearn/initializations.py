@@ -28,7 +28,7 @@ quadratic     ≠ 0   0     0     nothing beyond M₂: use :func:`spectral_init`
 tanh, erf     0     ≠ 0   0     odd φ: subspace from M₃(·, ·, α), components from M₃
 sigmoid       0     ≠ 0   0     φ − 1/2 is odd: as tanh
 softplus      ≠ 0   0     ≠ 0   φ(z) − z/2 is even: subspace from M₂, components from M₄
-ReLU          ≠ 0   0     ≠ 0   as softplus (ReLU(z) − z/2 = |z|/2)
+ReLU          ≠ 0   0     ≠ 0   as softplus (ReLU(z) − z/2 = abs(z)/2)
 ============  ====  ====  ====  =========================================================
 
 The method computes m₂, m₃, m₄ for the given activation by quadrature, so it handles any
@@ -148,7 +148,7 @@ def spectral_init(X, y, v, *, fill=1e-3, rng=None) -> np.ndarray:
 
     With Â = (1/2n) Σᵢ yᵢ(xᵢxᵢᵀ − I) = Σⱼ λⱼ uⱼuⱼᵀ, the positive eigenpairs (largest first) go
     to the units with vₗ > 0 and the negative ones (most negative first) to the units with
-    vₗ < 0, as wₗ = √(|λⱼ|/|vₗ|) uⱼ, so that Wᵀ diag(v) W is the best approximation of Â that
+    vₗ < 0, as wₗ = √(λⱼ/vₗ) uⱼ, so that Wᵀ diag(v) W is the best approximation of Â that
     these signs allow. Units left over get small random rows of norm about ``fill``: an exactly
     zero row is a critical point that gradient descent never leaves.
 

@@ -1,4 +1,4 @@
-"""The training loss of a one-hidden-layer network and its derivatives.
+"""The training loss of a one-hidden-layer network, and the point at which it is evaluated.
 
 The network is f(x) = vᵀφ(Wx) with W of shape (k, d) and v of length k; samples are the rows of
 X, of shape (n, d). The loss is
@@ -9,88 +9,78 @@ as in eq. (1.4) of Soltanolkotabi, Javanmard & Lee (2019). It is a function eith
 with v fixed (Theorems 2.1 and 2.2), or of v and W jointly (Theorem 2.5).
 
 Parameters travel as one flat vector θ: θ = vec(W) (row-major) when v is fixed, and
-θ = [v, vec(W)] when v is trained. :meth:`Objective.pack` and :meth:`Objective.unpack` convert.
+θ = [v, vec(W)] when v is trained. :meth:`BaseObjective.pack` and :meth:`BaseObjective.unpack`
+convert.
 
-Derivatives come two ways, chosen by ``method``: ``"fused"`` (default) evaluates closed forms
-with a few matrix products, and ``"autograd"`` differentiates the definition
-(:meth:`Objective.value` with ``method="autograd"``) with autograd. The tests check that both
-agree with each other and with finite differences.
+**One evaluation point.** :meth:`Objective.at` runs the forward pass at θ once and returns a
+:class:`Point`; the value, the gradient, Hessian-vector products (one vector or a block), the
+dense Hessian and the Jacobian all come from it, each from one formula. The solvers, the
+Hessian spectra, the slices and the classification of critical points all build on it.
+
+**Two ways to differentiate**, chosen by ``method`` in :meth:`BaseObjective.value` and its
+siblings: ``"fused"`` (default) evaluates the closed forms of the :class:`Point`, and
+``"autograd"`` differentiates the definition with autograd. The tests check that both agree
+with each other and with finite differences.
+
+:class:`BaseObjective` is what every objective offers, so that any objective implementing it
+runs unchanged through every solver and diagnostic of the package.
 """
 
 from __future__ import annotations
+
+from functools import cached_property
 
 import autograd
 import autograd.numpy as anp
 import numpy as np
 
 from .activations import Activation, get_activation
-from .validation import check_array, check_positive_int
+from .validation import check_array, check_choice, check_positive_int, read_only
 
-__all__ = ["Objective"]
+__all__ = ["BaseObjective", "Objective", "Point"]
 
 _METHODS = ("fused", "autograd")
+_CHUNK_ELEMENTS = 1 << 22  # bound on the (samples × columns × units) temporaries of one pass
 
 
-def _read_only(arr: np.ndarray) -> np.ndarray:
-    arr.setflags(write=False)
-    return arr
+class BaseObjective:
+    """What every objective of the package offers: parameters, evaluation and derivatives.
 
-
-class Objective:
-    """The loss L = 1/(2n) Σᵢ (vᵀφ(W xᵢ) − yᵢ)² with value, gradient and Hessian.
-
-    Parameters
-    ----------
-    X : array_like, shape (n, d)
-        Inputs, one sample per row.
-    y : array_like, shape (n,)
-        Labels.
-    activation : str, Activation or callable
-        The activation φ, as accepted by :func:`shallowlearn.get_activation`.
-    v : array_like, shape (k,), optional
-        Fixed output weights: the loss is then a function of W only, θ = vec(W), p = kd.
-    k : int, optional
-        Number of hidden units when v is trained too: θ = [v, vec(W)], p = k + kd.
-        Give exactly one of ``v`` and ``k``.
+    A subclass sets the attributes below in its constructor and implements :meth:`at` (the
+    closed-form evaluation point) and ``_definition`` (the loss written with
+    ``autograd.numpy``, differentiated by autograd when ``method="autograd"``).
 
     Attributes
     ----------
-    n, d, k, p : int
-        Samples, input dimension, hidden units, number of parameters.
+    d, k, p : int
+        Input dimension, hidden units, number of parameters.
     trains_v : bool
         Whether v is part of θ.
-    X, y : numpy.ndarray
-        Read-only copies of the data.
     v : numpy.ndarray or None
         Read-only copy of the fixed output weights (None when v is trained).
     activation : Activation
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from shallowlearn import Objective
-    >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-    >>> obj = Objective(X, y=[1.0, -1.0, 0.0], v=[1.0, -1.0])
-    >>> theta = obj.pack(np.eye(2))          # W = I gives f(x) = x₁² − x₂²
-    >>> float(obj.value(theta))
-    0.0
-    >>> obj.grad(theta).shape, obj.hessian(theta).shape
-    ((4,), (4, 4))
+    null_loss : float
+        The loss of the network that outputs 0 everywhere, ½ E y² (½ mean y² on data): the
+        scale that the solvers' divergence test and the critical-point tolerances use.
     """
 
-    def __init__(self, X, y, activation="quadratic", *, v=None, k=None):
-        X = check_array(X, "X", ndim=2)
-        self.n, self.d = X.shape
-        self.X = _read_only(X)
-        self.y = _read_only(check_array(y, "y", ndim=1, shape=(self.n,)))
-        self.activation: Activation = get_activation(activation)
+    d: int
+    k: int
+    p: int
+    trains_v: bool
+    v: np.ndarray | None
+    activation: Activation
+    null_loss: float
+
+    def _set_weights(self, v, k) -> None:
+        """Set ``v``, ``k``, ``trains_v`` and ``p`` from exactly one of v and k."""
         if (v is None) == (k is None):
             raise TypeError(
                 "give exactly one of v (fixed output weights; W alone is trained) "
                 "or k (the number of hidden units; v and W are trained together)"
             )
         if v is not None:
-            self.v = _read_only(check_array(v, "v", ndim=1))
+            self.v = read_only(check_array(v, "v", ndim=1))
             self.k = self.v.size
             self.trains_v = False
         else:
@@ -98,13 +88,6 @@ class Objective:
             self.k = check_positive_int(k, "k")
             self.trains_v = True
         self.p = self.k * self.d + (self.k if self.trains_v else 0)
-
-    def __repr__(self) -> str:
-        trained = "v and W" if self.trains_v else "W (v fixed)"
-        return (
-            f"Objective(n={self.n}, d={self.d}, k={self.k}, activation={self.activation!r}, "
-            f"trains {trained}, p={self.p})"
-        )
 
     # --- parameters --------------------------------------------------------------------
 
@@ -140,7 +123,7 @@ class Objective:
         return np.concatenate([v, W.ravel()])
 
     def unpack(self, theta):
-        """Split θ into (v, W); for a fixed v, returns a copy of it.
+        """Split θ into copies of (v, W); for a fixed v, a copy of it.
 
         Examples
         --------
@@ -152,99 +135,71 @@ class Objective:
         array([[0., 1.],
                [2., 3.]])
         """
-        v, W = self._split(self._check_theta(theta))
+        v, W = self.split(self.check_theta(theta))
         return np.array(v), np.array(W)
 
-    def _check_theta(self, theta, name: str = "theta") -> np.ndarray:
-        if np.ndim(theta) != 1:
-            raise ValueError(
-                f"{name} must be a flat parameter vector of length p={self.p}; got shape "
-                f"{np.shape(theta)} (build it with Objective.pack(W{', v' if self.trains_v else ''}))"
-            )
-        return check_array(theta, name, ndim=1, shape=(self.p,))
+    def split(self, theta):
+        """Views (v, W) of a flat θ, without checks; works on autograd's traced arrays too.
 
-    def _check_method(self, method: str) -> str:
-        if method not in _METHODS:
-            raise ValueError(f"method must be one of {_METHODS}; got {method!r}")
-        return method
+        For a fixed v, the first item is the objective's (read-only) v.
 
-    def _split(self, theta):
-        """(v, W) views of θ; works on autograd's traced arrays too."""
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from shallowlearn import Objective
+        >>> obj = Objective(np.ones((3, 2)), np.zeros(3), k=1)
+        >>> obj.split(np.array([5.0, 1.0, 2.0]))
+        (array([5.]), array([[1., 2.]]))
+        """
         k, d = self.k, self.d
         if self.trains_v:
             return theta[:k], anp.reshape(theta[k:], (k, d))
         return self.v, anp.reshape(theta, (k, d))
 
-    # --- the definition (autograd) ------------------------------------------------------
+    def check_theta(self, theta, name: str = "theta") -> np.ndarray:
+        """A validated float64 copy of a flat parameter vector of length p.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from shallowlearn import Objective
+        >>> Objective(np.ones((3, 2)), np.zeros(3), k=1).check_theta([1, 2])
+        Traceback (most recent call last):
+        ...
+        ValueError: theta must have shape (3,); got (2,) (axis 0 has size 2, expected 3)
+        """
+        if np.ndim(theta) != 1:
+            raise ValueError(
+                f"{name} must be a flat parameter vector of length p={self.p}; got shape "
+                f"{np.shape(theta)} (build it with pack(W{', v' if self.trains_v else ''}))"
+            )
+        return check_array(theta, name, ndim=1, shape=(self.p,))
+
+    # --- evaluation ----------------------------------------------------------------------
+
+    def at(self, theta, *, validate: bool = True):
+        """The evaluation point at θ: value, gradient, Hessian-vector products, Hessian.
+
+        Parameters
+        ----------
+        theta : array_like, shape (p,)
+        validate : bool
+            Check and copy θ (default). The package's solvers pass False for iterates they
+            computed themselves, which may be non-finite when a run diverges; the values are
+            then NaN or infinite rather than an error.
+        """
+        raise NotImplementedError
 
     def _definition(self, theta):
-        v, W = self._split(theta)
-        prediction = anp.dot(self.activation.phi(anp.dot(self.X, anp.transpose(W))), v)
-        return 0.5 * anp.mean((prediction - self.y) ** 2)
+        raise NotImplementedError
 
-    # --- the fused path -----------------------------------------------------------------
+    def losses(self, thetas) -> np.ndarray:
+        """L at each row of ``thetas``, shape (m, p) (subclasses vectorize this)."""
+        thetas = check_array(thetas, "thetas", ndim=2, shape=(None, self.p))
+        return np.array([self.at(theta, validate=False).value for theta in thetas])
 
-    def _forward(self, theta, rows=None):
-        """Inputs, v, pre-activations Z, activations A and residuals r; with ``rows`` (an
-        index array), on those samples only."""
-        X, y = (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
-        v, W = self._split(theta)
-        Z = X @ W.T
-        A = self.activation.phi(Z)
-        return X, v, Z, A, A @ v - y
-
-    def _value_and_grad(self, theta, rows=None):
-        X, v, Z, A, r = self._forward(theta, rows)
-        m = r.size
-        D = self.activation.dphi(Z) * r[:, None] * v[None, :]  # ∂L/∂Z times m
-        gW = (D.T @ X).ravel() / m
-        g = np.concatenate([A.T @ r / m, gW]) if self.trains_v else gW
-        return 0.5 * np.dot(r, r) / m, g
-
-    def _hvp(self, theta, u):
-        _, v, Z, A, r = self._forward(theta)
-        du, dW = self._split(u)
-        dphi = self.activation.dphi(Z)
-        dZ = self.X @ dW.T
-        dpred = (dphi * dZ) @ v  # J u, the change of the predictions
-        if self.trains_v:
-            dpred = dpred + A @ du
-        # derivative of gW = (φ′(Z)∘(r vᵀ))ᵀX / n along u
-        dD = (dphi * dpred[:, None] + self.activation.ddphi(Z) * dZ * r[:, None]) * v[None, :]
-        if self.trains_v:
-            dD = dD + dphi * r[:, None] * du[None, :]
-        hW = (dD.T @ self.X).ravel() / self.n
-        if not self.trains_v:
-            return hW
-        hv = (A.T @ dpred + (dphi * dZ).T @ r) / self.n
-        return np.concatenate([hv, hW])
-
-    def _jacobian(self, v, Z, A):
-        # ∂predᵢ/∂v_l = A_il and ∂predᵢ/∂W_lj = v_l φ′(Z_il) X_ij
-        JW = ((self.activation.dphi(Z) * v[None, :])[:, :, None] * self.X[:, None, :])
-        JW = JW.reshape(self.n, self.k * self.d)
-        return np.concatenate([A, JW], axis=1) if self.trains_v else JW
-
-    def _hessian(self, theta):
-        _, v, Z, A, r = self._forward(theta)
-        n, d, k = self.n, self.d, self.k
-        dphi = self.activation.dphi(Z)
-        J = self._jacobian(v, Z, A)
-        H = J.T @ J
-        weights = self.activation.ddphi(Z) * r[:, None] * v[None, :]  # (n, k)
-        cross = (dphi * r[:, None]).T @ self.X if self.trains_v else None  # (k, d)
-        off = k if self.trains_v else 0
-        for l in range(k):
-            s = slice(off + l * d, off + (l + 1) * d)
-            # residual curvature in W: block l is Xᵀ diag(r v_l φ″(Z_·l)) X
-            H[s, s] += self.X.T @ (weights[:, l, None] * self.X)
-            if self.trains_v:
-                # ∂²pred/∂v_l∂W_lj = φ′(Z_il) X_ij, weighted by the residuals
-                H[l, s] += cross[l]
-                H[s, l] += cross[l]
-        return H / n
-
-    # --- public evaluation --------------------------------------------------------------
+    def _check_method(self, method: str) -> str:
+        return check_choice(method, "method", _METHODS)
 
     def value(self, theta, method: str = "fused") -> float:
         """The loss L(θ).
@@ -257,10 +212,10 @@ class Objective:
         >>> float(obj.value(np.zeros(2)))     # all predictions 0: L = (1 + 1)/(2·2)
         0.5
         """
-        theta = self._check_theta(theta)
+        theta = self.check_theta(theta)
         if self._check_method(method) == "autograd":
             return float(self._definition(theta))
-        return float(self._value_and_grad(theta)[0])
+        return self.at(theta, validate=False).value
 
     def grad(self, theta, method: str = "fused") -> np.ndarray:
         """The gradient ∇L(θ), shape (p,).
@@ -273,10 +228,10 @@ class Objective:
         >>> obj.grad(np.zeros(2))                 # W = 0 is a critical point for φ(z) = z²
         array([0., 0.])
         """
-        theta = self._check_theta(theta)
+        theta = self.check_theta(theta)
         if self._check_method(method) == "autograd":
             return autograd.grad(self._definition)(theta)
-        return self._value_and_grad(theta)[1]
+        return self.at(theta, validate=False).grad
 
     def value_and_grad(self, theta) -> tuple[float, np.ndarray]:
         """L(θ) and ∇L(θ) from one forward pass (the fused path).
@@ -290,8 +245,8 @@ class Objective:
         >>> value, g.tolist()
         (0.0, [0.0, 0.0])
         """
-        value, g = self._value_and_grad(self._check_theta(theta))
-        return float(value), g
+        point = self.at(theta)
+        return point.value, point.grad
 
     def hvp(self, theta, u, method: str = "fused") -> np.ndarray:
         """The Hessian-vector product ∇²L(θ) u, shape (p,), without forming the Hessian.
@@ -304,16 +259,16 @@ class Objective:
         >>> obj.hvp(np.zeros(2), np.array([1.0, 0.0]))   # at W = 0: 2v Σᵢ(−yᵢxᵢxᵢᵀ)/n u
         array([-1.,  0.])
         """
-        theta = self._check_theta(theta)
-        u = self._check_theta(u, "u")
+        theta = self.check_theta(theta)
+        u = self.check_theta(u, "u")
         if self._check_method(method) == "autograd":
             return autograd.grad(lambda t: anp.dot(autograd.grad(self._definition)(t), u))(theta)
-        return self._hvp(theta, u)
+        return self.at(theta, validate=False).hvp(u)
 
     def hessian(self, theta, method: str = "fused") -> np.ndarray:
         """The dense Hessian ∇²L(θ), shape (p, p), symmetric.
 
-        Memory is O(p² + np): use :meth:`hvp` for large problems.
+        Memory is O(p²): use :meth:`hvp` for large problems.
 
         Examples
         --------
@@ -324,12 +279,154 @@ class Objective:
         array([[-1.,  0.],
                [ 0., -1.]])
         """
-        theta = self._check_theta(theta)
+        theta = self.check_theta(theta)
         if self._check_method(method) == "autograd":
             H = autograd.hessian(self._definition)(theta)
-        else:
-            H = self._hessian(theta)
-        return 0.5 * (H + H.T)
+            return 0.5 * (H + H.T)
+        return self.at(theta, validate=False).hessian()
+
+
+class Objective(BaseObjective):
+    """The loss L = 1/(2n) Σᵢ (vᵀφ(W xᵢ) − yᵢ)² on data, with value, gradient and Hessian.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Inputs, one sample per row.
+    y : array_like, shape (n,)
+        Labels.
+    activation : str, Activation or callable
+        The activation φ, as accepted by :func:`~shallowlearn.activations.get_activation`.
+    v : array_like, shape (k,), optional
+        Fixed output weights: the loss is then a function of W only, θ = vec(W), p = kd.
+    k : int, optional
+        Number of hidden units when v is trained too: θ = [v, vec(W)], p = k + kd.
+        Give exactly one of ``v`` and ``k``.
+    **activation_params
+        Parameters of a named activation, such as ``b=4.0`` for softplus and sigmoid.
+
+    Attributes
+    ----------
+    n, d, k, p : int
+        Samples, input dimension, hidden units, number of parameters.
+    trains_v : bool
+        Whether v is part of θ.
+    X, y : numpy.ndarray
+        Read-only copies of the data.
+    v : numpy.ndarray or None
+        Read-only copy of the fixed output weights (None when v is trained).
+    activation : Activation
+    null_loss : float
+        ½ mean y², the loss of the zero network.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowlearn import Objective
+    >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> obj = Objective(X, y=[1.0, -1.0, 0.0], v=[1.0, -1.0])
+    >>> theta = obj.pack(np.eye(2))          # W = I gives f(x) = x₁² − x₂²
+    >>> float(obj.value(theta))
+    0.0
+    >>> obj.grad(theta).shape, obj.hessian(theta).shape
+    ((4,), (4, 4))
+    >>> Objective(X, [1.0, -1.0, 0.0], "sigmoid", k=2, b=4.0).activation
+    Activation('sigmoid', b=4.0)
+    """
+
+    def __init__(self, X, y, activation="quadratic", *, v=None, k=None, **activation_params):
+        X = check_array(X, "X", ndim=2)
+        self.n, self.d = X.shape
+        self.X = read_only(X)
+        self.y = read_only(check_array(y, "y", ndim=1, shape=(self.n,)))
+        self.activation: Activation = get_activation(activation, **activation_params)
+        self._set_weights(v, k)
+        self.null_loss = 0.5 * float(np.mean(self.y**2))
+
+    def __repr__(self) -> str:
+        trained = "v and W" if self.trains_v else "W (v fixed)"
+        return (
+            f"Objective(n={self.n}, d={self.d}, k={self.k}, activation={self.activation!r}, "
+            f"trains {trained}, p={self.p})"
+        )
+
+    def _definition(self, theta):
+        v, W = self.split(theta)
+        prediction = anp.dot(self.activation.phi(anp.dot(self.X, anp.transpose(W))), v)
+        return 0.5 * anp.mean((prediction - self.y) ** 2)
+
+    def forward(self, W, v, X=None):
+        """Pre-activations Z = X Wᵀ and activations A = φ(Z), and the predictions A v.
+
+        The package's one forward pass. ``W`` may carry leading axes, shape (..., k, d), with
+        ``v`` of shape (k,) or (..., k): then Z and A have shape (..., n, k) and the
+        predictions (..., n).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from shallowlearn import Objective
+        >>> obj = Objective(np.eye(2), [1.0, 1.0], v=[1.0])
+        >>> Z, A, pred = obj.forward(np.array([[2.0, 0.0]]), np.array([1.0]))
+        >>> pred
+        array([4., 0.])
+        """
+        X = self.X if X is None else X
+        Z = X @ W.T if W.ndim == 2 else np.matmul(X, np.swapaxes(W, -1, -2))
+        A = self.activation.phi(Z)
+        pred = A @ v if W.ndim == 2 else np.matmul(A, v[..., None])[..., 0]
+        return Z, A, pred
+
+    def at(self, theta, *, rows=None, validate: bool = True) -> Point:
+        """The :class:`Point` at θ: one forward pass, every derivative from it.
+
+        Parameters
+        ----------
+        theta : array_like, shape (p,)
+        rows : array_like of int, optional
+            Evaluate the loss on these samples only (a minibatch): its mean is over them.
+        validate : bool
+            Check and copy θ (default); see :meth:`BaseObjective.at`.
+
+        Returns
+        -------
+        Point
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from shallowlearn import Objective
+        >>> obj = Objective(np.eye(2), [1.0, 1.0], v=[1.0])
+        >>> point = obj.at([1.0, 0.0])
+        >>> point.value, point.grad.tolist(), point.hvp(np.array([0.0, 1.0])).tolist()
+        (0.25, [0.0, 0.0], [0.0, -1.0])
+        """
+        if validate:
+            theta = self.check_theta(theta)
+        return Point(self, theta, rows)
+
+    def losses(self, thetas) -> np.ndarray:
+        """L at each row of ``thetas`` (shape (m, p)), as array computations over the rows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from shallowlearn import Objective
+        >>> obj = Objective(np.eye(2), [1.0, 1.0], v=[1.0])
+        >>> obj.losses([[0.0, 0.0], [1.0, 1.0]])
+        array([0.5, 0. ])
+        """
+        thetas = check_array(thetas, "thetas", ndim=2, shape=(None, self.p))
+        out = np.empty(thetas.shape[0])
+        step = max(1, _CHUNK_ELEMENTS // (self.n * self.k))
+        for start in range(0, thetas.shape[0], step):
+            chunk = thetas[start : start + step]
+            off = self.k if self.trains_v else 0
+            W = chunk[:, off:].reshape(chunk.shape[0], self.k, self.d)
+            v = chunk[:, :off] if self.trains_v else self.v
+            r = self.forward(W, v)[2] - self.y
+            out[start : start + chunk.shape[0]] = 0.5 * np.mean(r * r, axis=-1)
+        return out
 
     def jacobian(self, theta) -> np.ndarray:
         """The Jacobian J of the predictions with respect to θ, shape (n, p).
@@ -346,8 +443,7 @@ class Objective:
         array([[2., 0.],
                [0., 4.]])
         """
-        _, v, Z, A, _ = self._forward(self._check_theta(theta))
-        return self._jacobian(v, Z, A)
+        return self.at(theta).jacobian()
 
     def predict(self, theta, X=None) -> np.ndarray:
         """The network's outputs vᵀφ(W x) for the rows of X (default: the training inputs).
@@ -360,10 +456,10 @@ class Objective:
         >>> obj.predict(np.array([3.0, 0.0]), X=[[1.0, 1.0]])
         array([9.])
         """
-        theta = self._check_theta(theta)
+        theta = self.check_theta(theta)
         X = self.X if X is None else check_array(X, "X", ndim=2, shape=(None, self.d))
-        v, W = self._split(theta)
-        return self.activation.phi(X @ W.T) @ v
+        v, W = self.split(theta)
+        return self.forward(W, v, X)[2]
 
     def residuals(self, theta) -> np.ndarray:
         """The residuals rᵢ = vᵀφ(W xᵢ) − yᵢ on the training data, shape (n,).
@@ -376,4 +472,137 @@ class Objective:
         >>> obj.residuals(np.zeros(2))
         array([-1., -1.])
         """
-        return self._forward(self._check_theta(theta))[4]
+        return self.at(theta).r.copy()
+
+
+class Point:
+    """An :class:`Objective` evaluated at one θ: the forward pass once, every derivative from it.
+
+    Build it with :meth:`Objective.at`. The forward quantities are computed on construction;
+    the gradient and the second-order quantities when first asked for, then kept.
+
+    With r the residuals, φ′ and φ″ evaluated at the pre-activations Z, the Hessian is
+    H = JᵀJ/n + B: the Gauss–Newton part from the Jacobian J of the predictions
+    (∂predᵢ/∂zᵢℓ = v_ℓ φ′(zᵢℓ), the ``slope``), and the residual curvature B, block-diagonal
+    over the hidden units, from rᵢ v_ℓ φ″(zᵢℓ) (the ``curvature``) and, when v is trained,
+    rᵢ φ′(zᵢℓ) (the ``cross`` term of ∂²L/∂v_ℓ∂w_ℓ). :meth:`hvp` applies both to a vector or a
+    block of vectors, and :meth:`hessian` is :meth:`hvp` applied to the identity.
+
+    Attributes
+    ----------
+    objective : Objective
+    theta : numpy.ndarray, shape (p,)
+    v, W : numpy.ndarray
+        Views of θ (v is the fixed one when v is not trained).
+    n : int
+        Samples the loss is averaged over (a minibatch's size when built with ``rows``).
+    X, y : numpy.ndarray
+        Those samples.
+    Z, A : numpy.ndarray, shape (n, k)
+        Pre-activations zᵢℓ = w_ℓᵀxᵢ and activations φ(zᵢℓ).
+    r : numpy.ndarray, shape (n,)
+        Residuals vᵀφ(W xᵢ) − yᵢ.
+    value : float
+        The loss.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowlearn import Objective, planted
+    >>> data = planted(n=40, d=3, k=2, activation="tanh", rng=0)
+    >>> obj = Objective(data.X, data.y, "tanh", k=2)
+    >>> point = obj.at(np.random.default_rng(1).normal(size=obj.p))
+    >>> U = np.eye(obj.p)[:, :3]
+    >>> bool(np.allclose(point.hvp(U), point.hessian()[:, :3]))
+    True
+    """
+
+    def __init__(self, objective: Objective, theta: np.ndarray, rows=None):
+        obj = objective
+        self.objective = obj
+        self.theta = theta
+        self.X, self.y = (obj.X, obj.y) if rows is None else (obj.X[rows], obj.y[rows])
+        self.n = self.y.size
+        self.v, self.W = obj.split(theta)
+        self.Z, self.A, pred = obj.forward(self.W, self.v, self.X)
+        self.r = pred - self.y
+        self.value = float(0.5 * np.dot(self.r, self.r) / self.n)
+
+    def __repr__(self) -> str:
+        return f"Point(loss={self.value:.6g}, p={self.theta.size})"
+
+    @cached_property
+    def dphi(self) -> np.ndarray:
+        """φ′(Z), shape (n, k)."""
+        return self.objective.activation.dphi(self.Z)
+
+    @cached_property
+    def grad(self) -> np.ndarray:
+        """∇L(θ), shape (p,)."""
+        D = self.dphi * self.r[:, None] * self.v[None, :]  # ∂L/∂Z times n
+        gW = (D.T @ self.X).ravel() / self.n
+        return np.concatenate([self.A.T @ self.r / self.n, gW]) if self.objective.trains_v else gW
+
+    @cached_property
+    def slope(self) -> np.ndarray:
+        """v_ℓ φ′(zᵢℓ) = ∂predᵢ/∂zᵢℓ, shape (n, k)."""
+        return self.dphi * self.v
+
+    @cached_property
+    def curvature(self) -> np.ndarray:
+        """The residual curvature weights rᵢ v_ℓ φ″(zᵢℓ), shape (n, k).
+
+        Unit ℓ's block of the residual curvature is Xᵀ diag(curvature[:, ℓ]) X / n.
+        """
+        return self.objective.activation.ddphi(self.Z) * self.r[:, None] * self.v
+
+    @cached_property
+    def cross(self) -> np.ndarray | None:
+        """rᵢ φ′(zᵢℓ), behind ∂²L/∂v_ℓ∂w_ℓ; None when v is fixed."""
+        return self.dphi * self.r[:, None] if self.objective.trains_v else None
+
+    def jacobian(self) -> np.ndarray:
+        """The Jacobian of the predictions, shape (n, p) (see :meth:`Objective.jacobian`)."""
+        obj = self.objective
+        JW = (self.slope[:, :, None] * self.X[:, None, :]).reshape(self.n, obj.k * obj.d)
+        return np.concatenate([self.A, JW], axis=1) if obj.trains_v else JW
+
+    def hvp(self, U) -> np.ndarray:
+        """∇²L(θ) U for one vector, shape (p,), or a block of vectors, shape (p, b)."""
+        U = np.asarray(U, dtype=np.float64)
+        if U.ndim == 1:
+            return self._product(U[:, None])[:, 0]
+        obj = self.objective
+        out = np.empty_like(U)
+        step = max(1, _CHUNK_ELEMENTS // (self.n * obj.k))
+        for start in range(0, U.shape[1], step):
+            cols = slice(start, start + step)
+            out[:, cols] = self._product(U[:, cols])
+        return out
+
+    def hessian(self) -> np.ndarray:
+        """The dense Hessian, shape (p, p), symmetric: :meth:`hvp` applied to the identity."""
+        H = self.hvp(np.eye(self.objective.p))
+        return 0.5 * (H + H.T)
+
+    def _product(self, U: np.ndarray) -> np.ndarray:
+        """H U for a block U of shape (p, b): the Gauss–Newton part Jᵀ(JU)/n plus B U."""
+        obj = self.objective
+        n, d, k, b = self.n, obj.d, obj.k, U.shape[1]
+        X = self.X
+        off = k if obj.trains_v else 0
+        dW = U[off:].T.reshape(b * k, d)
+        dZ = (X @ dW.T).reshape(n, b, k)  # change of the pre-activations, per column
+        dpred = np.matmul(dZ, self.slope[:, :, None])[:, :, 0]  # (n, b): J u
+        if obj.trains_v:
+            du = U[:k]  # (k, b)
+            dpred += self.A @ du
+        dD = self.slope[:, None, :] * dpred[:, :, None] + self.curvature[:, None, :] * dZ
+        if obj.trains_v:
+            dD += self.cross[:, None, :] * du.T[None, :, :]
+        hW = (dD.reshape(n, b * k).T @ X).reshape(b, k * d).T / n
+        if not obj.trains_v:
+            return hW
+        hv = (self.A.T @ dpred + np.einsum("nbk,nk->kb", dZ, self.cross)) / n
+        return np.concatenate([hv, hW])
+

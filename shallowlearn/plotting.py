@@ -1,4 +1,4 @@
-"""Figures of Hessian spectra and loss slices (matplotlib).
+"""Every figure of the package: Hessian spectra, loss slices and protocol results (matplotlib).
 
 Each function draws on ``ax`` when given (else on a new figure) and returns ``(fig, ax)``, so
 a chapter can restyle, annotate or combine the panels.
@@ -9,16 +9,20 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .protocols import PAPER_SUCCESS
+from .results_io import Results
 from .slices import TrajectoryProjection
 from .spectrum import Spectrum, eigenvalue_density
+from .statistics import fit_logistic, logistic
 from .validation import check_array
 
-__all__ = ["plot_slice", "plot_slice_2d", "plot_spectrum"]
+__all__ = ["plot_results", "plot_slice", "plot_slice_2d", "plot_spectrum"]
 
 
-def _axes(ax):
+def _axes(ax, figsize=None):
+    """``ax`` and its figure, or a new figure with one axes (constrained layout)."""
     if ax is None:
-        fig, ax = plt.subplots()
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
         return fig, ax
     return ax.figure, ax
 
@@ -146,9 +150,88 @@ def plot_slice_2d(s, t, loss, *, ax=None, trajectory=None, levels: int = 30, log
             trajectory, "trajectory", ndim=2, shape=(None, 2)
         )
         ax.plot(path[:, 0], path[:, 1], color="white", marker=".", linewidth=1)
-        ax.plot(*path[0], "o", color="C1", label="start")
+        ax.plot(*path[0], "o", color="white", mec="black", label="start")
         ax.plot(*path[-1], "*", color="C3", markersize=12, label="end")
         ax.legend()
     ax.set_xlabel("s")
     ax.set_ylabel("t")
+    return fig, ax
+
+
+def plot_results(results: Results, ax=None):
+    """Plot results as in the paper: success rates with the logistic fit, or loss curves.
+
+    A success plot shows the fraction of teachers that pass and the fraction of runs that
+    succeed, each with its logistic fit and 50% crossing when there is one, and, for the
+    paper's Figures 2 and 3, the paper's points and crossing (:data:`~shallowlearn.protocols.PAPER_SUCCESS`).
+
+    Parameters
+    ----------
+    results : Results
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure is made otherwise.
+
+    Returns
+    -------
+    fig, ax
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from shallowlearn import get_protocol, run_protocol
+    >>> from shallowlearn.plotting import plot_results
+    >>> p = dataclasses.replace(get_protocol("fig3a", "reduced"), k=(3, 8), max_iter=50)
+    >>> fig, ax = plot_results(run_protocol(p, progress=False))
+    >>> ax.get_xlabel()
+    'k'
+    """
+    if not isinstance(results, Results):
+        raise TypeError(f"results must be a shallowlearn Results; got {type(results).__name__}")
+    fig, ax = _axes(ax, figsize=(7.5, 3.6))
+    p = results.protocol
+    title = f"{p.figure}: {p.activation}, n = {p.n}"
+    if p.kind == "success":
+        summary, fit = results.summary, results.fit
+        fixed = f"d = {p.d[0]}" if p.sweep == "k" else f"k = {p.k[0]}"
+        values = summary["value"]
+        grid = np.linspace(values.min(), values.max(), 200)
+        runs = p.teachers * p.starts
+        run_fit = fit_logistic(values, summary["runs_succeeded"], runs)
+        for label, what, rate, this_fit, color, marker in (
+            ("teachers passing (all starts)", "teachers", summary["rate"], fit, "C0", "o"),
+            ("runs succeeding", "runs", summary["runs_succeeded"] / runs, run_fit, "gray", "x"),
+        ):
+            ax.plot(values, rate, marker, color=color, label=label)
+            if np.isfinite(this_fit["crossing"]):
+                ax.plot(grid, logistic(this_fit, grid), "-", color=color, lw=1,
+                        label=f"  fit to {what}: 50% at {p.sweep} = {this_fit['crossing']:.2f}")
+                ax.axvline(this_fit["crossing"], ls="--", color=color, lw=1)
+            else:
+                ax.plot([], [], " ", label=f"  fit to {what}: no 50% crossing in range")
+        paper = PAPER_SUCCESS.get(p.name)
+        if paper is not None:
+            ax.plot(paper["values"], paper["rate"], "s", mfc="none", color="C3",
+                    label="paper: teachers passing")
+            ax.axvline(paper["crossing"], ls=":", color="C3", lw=1.5,
+                       label=f"  paper: 50% at {p.sweep} = {paper['crossing']:.2f}")
+        ax.set_xlabel(p.sweep)
+        ax.set_ylabel("fraction")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_title(f"{title}, {fixed}; {p.teachers} teachers x {p.starts} starts")
+    else:
+        curves = results.curves
+        loss = curves["loss"] if p.kind == "local" else np.sqrt(curves["loss"])
+        colors = dict(zip(p.values, [f"C{i}" for i in range(len(p.values))]))
+        for value in p.values:
+            rows = np.flatnonzero(results.runs["value"] == value)
+            for m, row in enumerate(rows):
+                ax.semilogy(curves["iteration"], loss[row], color=colors[value],
+                            label=f"{p.sweep} = {value}" if m == 0 else None)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("loss" if p.kind == "local" else "RMSE")
+        sizes = f"d = {p.d[0]}" + (f", k = {p.k[0]}" if p.kind == "local" else "")
+        ax.set_title(f"{title}, {sizes}, step {p.step}")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig, ax

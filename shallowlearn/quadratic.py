@@ -303,7 +303,10 @@ def _psd_least_squares(Phi, y, d, tol, maxiter):
 
 def _check_quadratic(objective) -> Objective:
     if not isinstance(objective, Objective):
-        raise TypeError(f"objective must be a shallowlearn.Objective; got {type(objective).__name__}")
+        raise TypeError(
+            "objective must be a shallowlearn objective with data (a shallowlearn.Objective); "
+            f"got {type(objective).__name__}"
+        )
     if objective.activation.name != "quadratic":
         raise ValueError(f"this needs the quadratic activation; the objective has {objective.activation!r}")
     return objective

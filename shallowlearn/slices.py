@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .objective import Objective
-from .spectrum import _check_objective, _check_theta
-from .validation import as_rng, check_array
+from .validation import as_rng, check_array, check_objective
 
 __all__ = [
     "TrajectoryProjection",
@@ -31,9 +30,6 @@ __all__ = [
     "slice_2d",
     "slice_between",
 ]
-
-_CHUNK_ELEMENTS = 1 << 22  # bound on the (n × grid points × k) temporaries
-
 
 def random_direction(objective: Objective, theta, *, per_unit: bool = True, rng=None) -> np.ndarray:
     """A Gaussian direction in parameter space, filter-normalized around θ by default.
@@ -63,8 +59,8 @@ def random_direction(objective: Objective, theta, *, per_unit: bool = True, rng=
     >>> np.round(np.linalg.norm(random_direction(obj, theta, rng=0).reshape(2, 2), axis=1), 12)
     array([5., 1.])
     """
-    obj = _check_objective(objective)
-    theta = _check_theta(obj, theta)
+    obj = check_objective(objective)
+    theta = obj.check_theta(theta)
     direction = as_rng(rng).standard_normal(obj.p)
     if not per_unit:
         return direction / np.linalg.norm(direction)
@@ -77,26 +73,6 @@ def random_direction(objective: Objective, theta, *, per_unit: bool = True, rng=
     if obj.trains_v:
         direction[:off] *= np.linalg.norm(v) / np.linalg.norm(direction[:off])
     return direction
-
-
-def _losses(obj: Objective, thetas: np.ndarray) -> np.ndarray:
-    """L at each row of ``thetas`` (shape (m, p)), vectorized over the rows."""
-    n, d, k = obj.n, obj.d, obj.k
-    out = np.empty(thetas.shape[0])
-    step = max(1, _CHUNK_ELEMENTS // (n * k))
-    for start in range(0, thetas.shape[0], step):
-        chunk = thetas[start : start + step]
-        m = chunk.shape[0]
-        off = k if obj.trains_v else 0
-        Z = (obj.X @ chunk[:, off:].reshape(m * k, d).T).reshape(n, m, k)
-        A = obj.activation.phi(Z)
-        if obj.trains_v:
-            pred = np.einsum("nmk,mk->nm", A, chunk[:, :k])
-        else:
-            pred = A @ obj.v
-        r = pred - obj.y[:, None]
-        out[start : start + m] = 0.5 * np.mean(r * r, axis=0)
-    return out
 
 
 def _grid(values, name: str) -> np.ndarray:
@@ -131,11 +107,11 @@ def slice_1d(objective: Objective, theta, direction, t) -> np.ndarray:
     >>> bool(loss[0] < loss[1] and loss[2] < loss[1])
     True
     """
-    obj = _check_objective(objective)
-    theta = _check_theta(obj, theta)
-    direction = _check_theta(obj, direction, "direction")
+    obj = check_objective(objective)
+    theta = obj.check_theta(theta)
+    direction = obj.check_theta(direction, "direction")
     t = _grid(t, "t")
-    return _losses(obj, theta + t[:, None] * direction)
+    return obj.losses(theta + t[:, None] * direction)
 
 
 def slice_2d(objective: Objective, theta, direction1, direction2, s, t) -> np.ndarray:
@@ -154,13 +130,13 @@ def slice_2d(objective: Objective, theta, direction1, direction2, s, t) -> np.nd
     >>> grid.shape, bool(np.isclose(grid[2, 3], obj.value(theta)))
     ((5, 7), True)
     """
-    obj = _check_objective(objective)
-    theta = _check_theta(obj, theta)
-    d1 = _check_theta(obj, direction1, "direction1")
-    d2 = _check_theta(obj, direction2, "direction2")
+    obj = check_objective(objective)
+    theta = obj.check_theta(theta)
+    d1 = obj.check_theta(direction1, "direction1")
+    d2 = obj.check_theta(direction2, "direction2")
     s, t = _grid(s, "s"), _grid(t, "t")
     points = theta + s[:, None, None] * d1 + t[None, :, None] * d2
-    return _losses(obj, points.reshape(-1, obj.p)).reshape(s.size, t.size)
+    return obj.losses(points.reshape(-1, obj.p)).reshape(s.size, t.size)
 
 
 def slice_between(objective: Objective, theta_a, theta_b, t) -> np.ndarray:
@@ -175,9 +151,9 @@ def slice_between(objective: Objective, theta_a, theta_b, t) -> np.ndarray:
     >>> slice_between(obj, np.zeros(2), np.ones(2), [0.0, 0.5, 1.0])     # ends: L = 0.5 and 0
     array([0.5    , 0.28125, 0.     ])
     """
-    obj = _check_objective(objective)
-    theta_a = _check_theta(obj, theta_a, "theta_a")
-    theta_b = _check_theta(obj, theta_b, "theta_b")
+    obj = check_objective(objective)
+    theta_a = obj.check_theta(theta_a, "theta_a")
+    theta_b = obj.check_theta(theta_b, "theta_b")
     return slice_1d(obj, theta_a, theta_b - theta_a, t)
 
 

@@ -2,7 +2,7 @@
 
 Two routes compute eigenpairs of H = ∇²L(θ):
 
-* ``"dense"`` forms H with :meth:`Objective.hessian` and diagonalizes it
+* ``"dense"`` forms H with :meth:`~shallowlearn.objective.BaseObjective.hessian` and diagonalizes it
   (:func:`numpy.linalg.eigh`): every eigenpair, exact to rounding, in O(p³) time and O(p²)
   memory. The default up to p = ``DENSE_LIMIT`` parameters.
 * ``"iterative"`` never forms H. It multiplies by it through :class:`HessianOperator` and
@@ -29,77 +29,56 @@ the model's structure instead:
   unit's φ′ replaced by its average over the samples), which is block-diagonal plus a rank-d
   coupling between units: it is applied exactly with the Woodbury identity.
 
-The benchmark (``python -m shallowlearn bench-spectrum``, see :func:`run_benchmark`) compares
-these routes with plain ``eigsh(which='SA')``.
+The structured route needs the data (an :class:`~shallowlearn.objective.Objective`); for other objectives,
+such as the population objectives, the iterative route is plain Lanczos on the Hessian-vector
+products at both ends of the spectrum. ``python -m shallowlearn bench`` compares the structured
+route with plain ``eigsh(which='SA')``.
 """
 
 from __future__ import annotations
 
-import argparse
-import time
-import tracemalloc
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh, lobpcg
 
-from .objective import Objective
-from .validation import as_rng, check_array, check_positive_int, check_real
+from .objective import BaseObjective, Objective
+from .validation import as_rng, check_array, check_choice, check_objective, check_positive_int, check_real
 
 __all__ = [
     "DENSE_LIMIT",
     "HessianOperator",
     "Spectrum",
-    "add_command",
     "eigenvalue_density",
     "hessian_spectrum",
-    "run_benchmark",
 ]
 
-#: Largest number of parameters for which ``method="auto"`` forms the dense Hessian.
+#: The largest number of parameters for which the package forms dense Hessians (``method="auto"``
+#: here, the solvers' curvature and subproblems, and their final λ_min diagnostic).
 DENSE_LIMIT = 2000
 
 _METHODS = ("auto", "dense", "iterative")
-_CHUNK_ELEMENTS = 1 << 22  # bound on the (n × columns × k) temporaries of one product
-
-
-def _check_objective(objective) -> Objective:
-    """Return ``objective`` after checking that it is an :class:`Objective`."""
-    if not isinstance(objective, Objective):
-        raise TypeError(f"objective must be a shallowlearn.Objective; got {type(objective).__name__}")
-    return objective
-
-
-def _check_theta(objective: Objective, theta, name: str = "theta") -> np.ndarray:
-    """A validated float copy of the flat parameter vector θ of ``objective``."""
-    return check_array(theta, name, ndim=1, shape=(objective.p,))
 
 
 class HessianOperator(LinearOperator):
     """The Hessian ∇²L(θ) at one point, as a :class:`scipy.sparse.linalg.LinearOperator`.
 
-    The forward pass at θ (pre-activations, φ′, φ″, residuals) is computed once, so each
-    product costs two matrix products with X and a few elementwise passes. A block of b vectors
-    (shape (p, b)) is multiplied in one pass over X. ``n_products`` counts the vectors
-    multiplied so far.
+    It wraps the evaluation point ``objective.at(theta)``: the forward pass is computed once, and
+    each product is :meth:`~shallowlearn.objective.Point.hvp` (for the data objective, two
+    products with X and a few elementwise passes per block of vectors). A block of b vectors
+    (shape (p, b)) is multiplied in one pass. ``n_products`` counts the vectors multiplied so far.
 
     Parameters
     ----------
-    objective : Objective
+    objective : Objective or another objective of the package
     theta : array_like, shape (p,)
 
     Attributes
     ----------
-    objective : Objective
-    A : numpy.ndarray, shape (n, k)
-        Activations φ(zᵢℓ), zᵢℓ = w_ℓᵀxᵢ.
-    slope : numpy.ndarray, shape (n, k)
-        v_ℓ φ′(zᵢℓ) = ∂predᵢ/∂zᵢℓ.
-    curvature : numpy.ndarray, shape (n, k)
-        rᵢ v_ℓ φ″(zᵢℓ): the residual curvature of unit ℓ is Xᵀ diag(curvature[:, ℓ]) X / n.
-    cross : numpy.ndarray, shape (n, k), or None
-        rᵢ φ′(zᵢℓ), behind ∂²L/∂v_ℓ∂w_ℓ (None when v is fixed).
+    objective
+    point
+        The evaluation point at θ.
     n_products : int
 
     Examples
@@ -116,59 +95,22 @@ class HessianOperator(LinearOperator):
     (True, 3)
     """
 
-    def __init__(self, objective: Objective, theta):
-        obj = _check_objective(objective)
-        theta = _check_theta(obj, theta)
+    def __init__(self, objective, theta):
+        obj = check_objective(objective)
         super().__init__(dtype=np.float64, shape=(obj.p, obj.p))
         self.objective = obj
-        v, W = obj.unpack(theta)
-        act = obj.activation
-        Z = obj.X @ W.T
-        self.A = act.phi(Z)
-        r = self.A @ v - obj.y
-        dphi = act.dphi(Z)
-        self.slope = dphi * v
-        self.curvature = act.ddphi(Z) * r[:, None] * v
-        self.cross = dphi * r[:, None] if obj.trains_v else None
+        self.point = obj.at(theta)
         self.n_products = 0
 
     def _matvec(self, u):
         return self._matmat(np.reshape(u, (-1, 1)))[:, 0]
 
     def _matmat(self, U):
-        U = np.asarray(U, dtype=np.float64)
-        obj = self.objective
-        n, k = obj.n, obj.k
-        out = np.empty_like(U)
-        step = max(1, _CHUNK_ELEMENTS // (n * k))
-        for start in range(0, U.shape[1], step):
-            cols = slice(start, start + step)
-            out[:, cols] = self._product(U[:, cols])
-        self.n_products += U.shape[1]
-        return out
+        self.n_products += np.shape(U)[1]
+        return self.point.hvp(U)
 
     def _adjoint(self):
         return self
-
-    def _product(self, U):
-        obj = self.objective
-        n, d, k, b = obj.n, obj.d, obj.k, U.shape[1]
-        X = obj.X
-        off = k if obj.trains_v else 0
-        dW = U[off:].T.reshape(b * k, d)
-        dZ = (X @ dW.T).reshape(n, b, k)  # change of the pre-activations, per column
-        dpred = np.matmul(dZ, self.slope[:, :, None])[:, :, 0]  # (n, b): J u
-        if obj.trains_v:
-            du = U[:k]  # (k, b)
-            dpred += self.A @ du
-        dD = self.slope[:, None, :] * dpred[:, :, None] + self.curvature[:, None, :] * dZ
-        if obj.trains_v:
-            dD += self.cross[:, None, :] * du.T[None, :, :]
-        hW = (dD.reshape(n, b * k).T @ X).reshape(b, k * d).T / n
-        if not obj.trains_v:
-            return hW
-        hv = (self.A.T @ dpred + np.einsum("nbk,nk->kb", dZ, self.cross)) / n
-        return np.concatenate([hv, hW])
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,7 +175,7 @@ class Spectrum:
 
     @property
     def norm(self) -> float:
-        """The spectral norm ‖H‖₂ = max(|λ_min|, |λ_max|)."""
+        """The spectral norm ‖H‖₂ = max(−λ_min, λ_max) of a complete spectrum."""
         return max(abs(self.lambda_min), abs(self.lambda_max))
 
     @property
@@ -265,8 +207,9 @@ def hessian_spectrum(
 
     Parameters
     ----------
-    objective : Objective
-    theta : array_like, shape (p,)
+    objective : Objective or another objective of the package
+    theta : array_like, shape (p,), or an evaluation point ``objective.at(theta)``
+        Where; passing the point reuses its forward pass.
     method : {"auto", "dense", "iterative"}
         ``"auto"`` is dense for p ≤ :data:`DENSE_LIMIT` and iterative above (module docstring).
     n_bottom, n_top : int
@@ -274,7 +217,7 @@ def hessian_spectrum(
         compute. The dense route always returns all of them.
     rtol : float
         Iterative route: each returned pair has ‖H u − λ u‖ ≤ ``rtol`` · ‖H‖₂ when ``converged``
-        (‖H‖₂ estimated by max(|λ_max|, |λ_min|)). The error of each eigenvalue is at most its
+        (‖H‖₂ estimated by the largest magnitude of λ_max and λ_min). The error of each eigenvalue is at most its
         residual.
     maxiter : int
         Iterative route: cap on the iterations of LOBPCG and on the restarts of Lanczos.
@@ -300,26 +243,35 @@ def hessian_spectrum(
     >>> bool(abs(dense.lambda_min - fast.lambda_min) <= 1e-6 * dense.norm)
     True
     """
-    obj = _check_objective(objective)
-    theta = _check_theta(obj, theta)
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}; got {method!r}")
+    obj = check_objective(objective)
+    point = _point(obj, theta)
+    check_choice(method, "method", _METHODS)
     n_bottom = check_positive_int(n_bottom, "n_bottom")
     n_top = check_positive_int(n_top, "n_top")
     rtol = check_real(rtol, "rtol", low=0.0, strict=True)
     maxiter = check_positive_int(maxiter, "maxiter")
     if method == "dense" or (method == "auto" and obj.p <= DENSE_LIMIT):
-        return _dense_spectrum(obj, theta)
+        return _dense_spectrum(point)
     if 5 * (n_bottom + n_top) >= obj.p:
         raise ValueError(
             f"the iterative route needs 5 * (n_bottom + n_top) < p = {obj.p}; got "
             f"n_bottom={n_bottom}, n_top={n_top} (use method='dense' for so small a problem)"
         )
-    return _iterative_spectrum(HessianOperator(obj, theta), n_bottom, n_top, rtol, maxiter, as_rng(rng))
+    op = HessianOperator(obj, point.theta)
+    return _iterative_spectrum(op, n_bottom, n_top, rtol, maxiter, as_rng(rng))
 
 
-def _dense_spectrum(obj: Objective, theta: np.ndarray) -> Spectrum:
-    H = obj.hessian(theta)
+def _point(obj: BaseObjective, theta):
+    """The evaluation point at θ; θ may already be one (of this objective)."""
+    if hasattr(theta, "hvp") and hasattr(theta, "theta"):
+        if theta.objective is not obj:
+            raise ValueError("theta is an evaluation point of another objective")
+        return theta
+    return obj.at(theta)
+
+
+def _dense_spectrum(point) -> Spectrum:
+    H = point.hessian()
     w, V = np.linalg.eigh(H)
     residuals = np.linalg.norm(H @ V - V * w, axis=0)
     return Spectrum(w, V, residuals, "dense", 0, True)
@@ -328,17 +280,24 @@ def _dense_spectrum(obj: Objective, theta: np.ndarray) -> Spectrum:
 def _iterative_spectrum(op: HessianOperator, n_bottom, n_top, rtol, maxiter, rng) -> Spectrum:
     p = op.shape[0]
     top_w, top_V = eigsh(op, k=n_top, which="LA", tol=rtol, maxiter=maxiter, v0=rng.standard_normal(p))
-    blocks = _UnitBlocks(op)
-    lower = float(blocks.mu[:, 0].min())
-    scale = max(abs(float(top_w[-1])), abs(lower))
-    # shift just below λ_min(B) ≤ λ_min(H), so that B − σI is positive definite
-    sigma = lower - 1e-4 * max(float(top_w[-1]) - lower, np.finfo(float).tiny)
-    start = blocks.ritz_start(n_bottom, rng)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # non-convergence is reported via `converged`
-        bottom_w, bottom_V = lobpcg(
-            op, start, M=blocks.preconditioner(sigma), largest=False, tol=rtol * scale, maxiter=maxiter
-        )
+    lower = None
+    if isinstance(op.objective, Objective):
+        blocks = _UnitBlocks(op.point)
+        lower = float(blocks.mu[:, 0].min())
+        scale = max(abs(float(top_w[-1])), abs(lower))
+        # shift just below λ_min(B) ≤ λ_min(H), so that B − σI is positive definite
+        sigma = lower - 1e-4 * max(float(top_w[-1]) - lower, np.finfo(float).tiny)
+        start = blocks.ritz_start(n_bottom, rng)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # non-convergence is reported via `converged`
+            bottom_w, bottom_V = lobpcg(
+                op, start, M=blocks.preconditioner(sigma), largest=False, tol=rtol * scale,
+                maxiter=maxiter,
+            )
+    else:  # no data to build the structured route on: plain Lanczos at the bottom too
+        bottom_w, bottom_V = eigsh(op, k=n_bottom, which="SA", tol=rtol, maxiter=maxiter,
+                                   v0=rng.standard_normal(p))
+        scale = max(abs(float(top_w[-1])), abs(float(bottom_w.min())))
     order = np.argsort(bottom_w)
     w = np.concatenate([bottom_w[order], top_w])
     V = np.concatenate([bottom_V[:, order], top_V], axis=1)
@@ -357,24 +316,24 @@ class _UnitBlocks:
     ``Q`` hold the eigenvalues (ascending) and eigenvectors of each unit's block.
     """
 
-    def __init__(self, op: HessianOperator):
-        obj = op.objective
-        n, d, k, X = obj.n, obj.d, obj.k, obj.X
-        self.op = op
+    def __init__(self, point):
+        obj = point.objective
+        n, d, k, X = point.n, obj.d, obj.k, point.X
+        self.point = point
         m = d + 1 if obj.trains_v else d
         B = np.zeros((k, m, m))
         for unit in range(k):
-            B[unit, -d:, -d:] = (X.T * op.curvature[:, unit]) @ X / n
+            B[unit, -d:, -d:] = (X.T * point.curvature[:, unit]) @ X / n
         if obj.trains_v:
-            border = op.cross.T @ X / n  # ∂²L/∂v_ℓ∂w_ℓ from the residuals
+            border = point.cross.T @ X / n  # ∂²L/∂v_ℓ∂w_ℓ from the residuals
             B[:, 0, 1:] = border
             B[:, 1:, 0] = border
         self.mu, self.Q = np.linalg.eigh(B)
         # the mean network: unit ℓ's Jacobian entries replaced by their averages over samples,
         # J̄ᵢ = (D_ℓ x̃ᵢ)_ℓ with x̃ᵢ = xᵢ (or (1, xᵢ) when v is trained)
-        mean_slope = op.slope.mean(axis=0)
+        mean_slope = point.slope.mean(axis=0)
         if obj.trains_v:
-            self.D = np.concatenate([op.A.mean(axis=0)[:, None], np.repeat(mean_slope[:, None], d, 1)], 1)
+            self.D = np.concatenate([point.A.mean(axis=0)[:, None], np.repeat(mean_slope[:, None], d, 1)], 1)
             Xt = np.concatenate([np.ones((n, 1)), X], axis=1)
         else:
             self.D = np.repeat(mean_slope[:, None], d, axis=1)
@@ -384,7 +343,7 @@ class _UnitBlocks:
 
     def to_units(self, U):
         """(p, b) parameters → (k, m, b) per-unit coordinates."""
-        obj = self.op.objective
+        obj = self.point.objective
         k, d, b = obj.k, obj.d, U.shape[1]
         if not obj.trains_v:
             return U.reshape(k, d, b)
@@ -392,7 +351,7 @@ class _UnitBlocks:
 
     def from_units(self, Y):
         """(k, m, b) per-unit coordinates → (p, b) parameters."""
-        obj = self.op.objective
+        obj = self.point.objective
         k, d, b = obj.k, obj.d, Y.shape[2]
         if not obj.trains_v:
             return Y.reshape(k * d, b)
@@ -405,12 +364,12 @@ class _UnitBlocks:
         H restricted is PᵀP/n + diag(μℓ) with Pᵢℓ = Jᵢ·qℓ. Its b lowest eigenvectors give the
         start; columns beyond k are Gaussian.
         """
-        op, obj = self.op, self.op.objective
+        point, obj = self.point, self.point.objective
         q = self.Q[:, :, 0]  # (k, m)
-        P = op.slope * (obj.X @ q[:, -obj.d:].T)
+        P = point.slope * (point.X @ q[:, -obj.d:].T)
         if obj.trains_v:
-            P += op.A * q[:, 0]
-        ritz = P.T @ P / obj.n + np.diag(self.mu[:, 0])
+            P += point.A * q[:, 0]
+        ritz = P.T @ P / point.n + np.diag(self.mu[:, 0])
         _, a = np.linalg.eigh(ritz)
         take = min(b, obj.k)
         start = self.from_units(q[:, :, None] * a[:, None, :take])
@@ -423,15 +382,16 @@ class _UnitBlocks:
         Kinv = (self.Q / (self.mu - sigma)[:, None, :]) @ self.Q.transpose(0, 2, 1)
         F = np.einsum("li,lij,lj->ij", self.D, Kinv, self.D, optimize=True)  # Dᵀ K⁻¹ D
         small = np.linalg.solve(np.eye(self.m) + self.S @ F, self.S)  # (S⁻¹ + DᵀK⁻¹D)⁻¹
+        p = self.point.objective.p
 
         def apply(R):
-            R2 = np.reshape(R, (self.op.shape[0], -1))
+            R2 = np.reshape(R, (p, -1))
             Y = np.matmul(Kinv, self.to_units(R2))
             z = small @ np.einsum("li,lib->ib", self.D, Y)
             Y -= np.matmul(Kinv, self.D[:, :, None] * z[None])
             return self.from_units(Y).reshape(np.shape(R))
 
-        return LinearOperator(self.op.shape, matvec=apply, matmat=apply, dtype=np.float64)
+        return LinearOperator((p, p), matvec=apply, matmat=apply, dtype=np.float64)
 
 
 def eigenvalue_density(eigenvalues, *, width: float | None = None, grid=None) -> tuple[np.ndarray, np.ndarray]:
@@ -474,211 +434,3 @@ def eigenvalue_density(eigenvalues, *, width: float | None = None, grid=None) ->
     z = (grid[:, None] - lam[None, :]) / width
     density = np.exp(-0.5 * z * z).sum(axis=1) / (lam.size * width * np.sqrt(2 * np.pi))
     return grid, density
-
-
-# --- the benchmark: python -m shallowlearn bench-spectrum ------------------------------------
-
-_BENCH_SIZES = {"full": (2000, 100, 200), "quick": (400, 20, 40)}
-_BENCH_DENSE_MAX = 5000  # the benchmark runs the dense route up to this many parameters
-
-
-def _bench_problem(quick: bool, activation: str, seed: int):
-    """Planted data, v fixed to the teacher's (all ones), W at the paper's random start."""
-    from .data import planted
-
-    n, d, k = _BENCH_SIZES["quick" if quick else "full"]
-    gen = as_rng(seed)
-    data = planted(n, d, k, activation, rng=gen)
-    obj = Objective(data.X, data.y, activation, v=np.ones(k))
-    return obj, gen.normal(0.0, 1.0 / np.sqrt(d), size=obj.p)
-
-
-class _CountedProducts(LinearOperator):
-    """``Objective.hvp``'s fused path, one vector at a time, as the baseline operator."""
-
-    def __init__(self, obj: Objective, theta: np.ndarray):
-        super().__init__(dtype=np.float64, shape=(obj.p, obj.p))
-        self.obj, self.theta, self.n_products = obj, theta, 0
-
-    def _matvec(self, u):
-        self.n_products += 1
-        return self.obj._hvp(self.theta, np.ravel(u))
-
-
-def _measure(route, fn):
-    """Run ``fn`` (returning (λ, u, products)) with wall and CPU clocks and tracemalloc."""
-    tracemalloc.start()
-    wall, cpu = time.perf_counter(), time.process_time()
-    lam, u, products = fn()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return {"route": route, "wall": wall, "cpu": cpu, "products": products, "lambda_min": lam,
-            "vector": u, "peak_mb": peak / 2**20}
-
-
-def run_benchmark(quick: bool = False, activation: str = "softplus", seed: int = 0) -> list[dict]:
-    """Time the routes to λ_min of the Hessian on one planted problem; return the table's rows.
-
-    The problem: (n, d, k) = (2000, 100, 200), p = kd = 20,000 (``quick``: (400, 20, 40),
-    p = 800); planted Gaussian data, v fixed to all ones, W with N(0, 1/d) entries (the paper's
-    random start). The routes, each measured for wall time, CPU time, Hessian-vector products,
-    residual ‖Hu − λu‖ / λ_max and peak traced memory (:mod:`tracemalloc`):
-
-    1. ``eigsh SA, Objective.hvp`` — the baseline: :func:`scipy.sparse.linalg.eigsh` with
-       ``which='SA'`` and default settings, on the core's fused product (a forward pass per
-       product).
-    2. ``eigsh SA, HessianOperator`` — the same solver on :class:`HessianOperator`.
-    3. ``hessian_spectrum, iterative`` — the package's route (module docstring): both λ_max and
-       λ_min, with ``rtol=1e-6``, including the set-up of the unit blocks.
-    4. ``hessian_spectrum, dense`` — when p ≤ 5000.
-
-    λ_max, for the residual column, is computed beforehand and not timed.
-
-    Run it with one BLAS thread, ``OPENBLAS_NUM_THREADS=1 python -m shallowlearn bench-spectrum``:
-    on the shared 2-core development machine, the default threading made every small BLAS and
-    LAPACK call 10-50 times slower (idle-spinning worker threads), the per-unit set-up of the
-    iterative route included. A run there (load average about 2)::
-
-        lambda_min of the Hessian: planted softplus, n=2000, d=100, k=200, p=20000, v = 1 fixed, W ~ N(0, 1/d); ratios against the first row
-        (dense route skipped: H alone would take 3.0 GiB and eigh O(p^3) = 8e+12 operations)
-        route                            wall s    CPU s   HVPs   lambda_min res/l_max  peak MB  wall x  HVPs x
-        -------------------------------------------------------------------------------------------------------
-        eigsh SA, Objective.hvp          121.87   120.96   3101    -0.987782   2.8e-16     28.1    1.0x    1.0x
-        eigsh SA, HessianOperator         32.74    32.43   3101    -0.987782   3.0e-16     13.0    3.7x    1.0x
-        hessian_spectrum, iterative        1.32     1.30     77    -0.987782   8.8e-07     55.9   92.1x   40.3x
-
-    and with ``--quick``::
-
-        lambda_min of the Hessian: planted softplus, n=400, d=20, k=40, p=800, v = 1 fixed, W ~ N(0, 1/d); ratios against the first row
-        route                            wall s    CPU s   HVPs   lambda_min res/l_max  peak MB  wall x  HVPs x
-        -------------------------------------------------------------------------------------------------------
-        eigsh SA, Objective.hvp            0.49     0.49    611    -0.609410   4.0e-16      1.3    1.0x    1.0x
-        eigsh SA, HessianOperator          0.12     0.12    611    -0.609410   4.2e-16      0.7    4.2x    1.0x
-        hessian_spectrum, iterative        0.06     0.06     58    -0.609410   9.2e-07      1.6    7.6x   10.5x
-        hessian_spectrum, dense            0.14     0.14      0    -0.609410   3.3e-16     19.6    3.4x       -
-
-    Where the time goes at full size: the core product costs 37 ms (a forward pass with the
-    softplus transcendentals each time), :class:`HessianOperator` 5 ms (two products with X, at
-    the machine's matrix-multiply rate; about 9 ms inside ARPACK, whose vectors crowd the
-    cache). The iterative route spends about 0.4 s forming and diagonalizing the 200 unit
-    blocks, 51 products on λ_max, 24 on 23 preconditioned LOBPCG iterations for λ_min and 2 on
-    the final residuals. Plain Lanczos stops at machine precision (residual 3e-16) where the
-    iterative route stops at ``rtol=1e-6``, but a looser Lanczos is no cure: on this problem,
-    eigsh needs 861 products on the shifted operator λ_max·I − H with ``tol=1e-6`` and 1,241 with
-    ``which='SA', tol=1e-6``, and with ``tol=1e-4`` the shifted run stopped at a wrong
-    eigenvalue (−0.98311).
-
-    The quadratic activation, whose bottom cluster is tighter still (every eigenvalue of G once
-    per unit), with ``--activation quadratic``::
-
-        lambda_min of the Hessian: planted quadratic, n=2000, d=100, k=200, p=20000, v = 1 fixed, W ~ N(0, 1/d); ratios against the first row
-        (dense route skipped: H alone would take 3.0 GiB and eigh O(p^3) = 8e+12 operations)
-        route                            wall s    CPU s   HVPs   lambda_min res/l_max  peak MB  wall x  HVPs x
-        -------------------------------------------------------------------------------------------------------
-        eigsh SA, Objective.hvp           44.58    33.99   1711   -29.003106   3.1e-16     25.1    1.0x    1.0x
-        eigsh SA, HessianOperator         33.96    32.14   3129   -29.003106   2.4e-16     13.0    1.3x    0.5x
-        hessian_spectrum, iterative        0.73     0.73     25   -29.003106   7.6e-17     55.9   60.7x   68.4x
-
-    The two eigsh rows differ only by rounding in the products, yet ARPACK needs 1,711 products
-    on one and 3,129 on the other. With v of alternating signs (Theorem 2.1's setting; not a
-    benchmark option), shifted Lanczos with ``tol=1e-6, ncv=80`` needed about 9,500 products at
-    such a point, the iterative route 27.
-
-    Examples
-    --------
-    >>> from shallowlearn.spectrum import run_benchmark
-    >>> rows = run_benchmark(quick=True)                      # doctest: +SKIP
-    >>> [row["route"] for row in rows][-1]                    # doctest: +SKIP
-    'hessian_spectrum, dense'
-    """
-    obj, theta = _bench_problem(quick, activation, seed)
-    probe = HessianOperator(obj, theta)
-    lam_max = float(eigsh(probe, k=1, which="LA", tol=1e-10, return_eigenvectors=False)[0])
-    v0 = as_rng(seed).standard_normal(obj.p)
-
-    def plain(op):
-        def solve():
-            w, V = eigsh(op, k=1, which="SA", v0=v0)
-            return float(w[0]), V[:, 0], op.n_products
-        return solve
-
-    def package(method):
-        def solve():
-            spec = hessian_spectrum(obj, theta, method=method, rng=seed)
-            return spec.lambda_min, spec.eigenvectors[:, 0], spec.n_products
-        return solve
-
-    rows = [
-        _measure("eigsh SA, Objective.hvp", plain(_CountedProducts(obj, theta))),
-        _measure("eigsh SA, HessianOperator", plain(HessianOperator(obj, theta))),
-        _measure("hessian_spectrum, iterative", package("iterative")),
-    ]
-    if obj.p <= _BENCH_DENSE_MAX:
-        rows.append(_measure("hessian_spectrum, dense", package("dense")))
-    for row in rows:
-        u = row.pop("vector")
-        row["residual"] = float(np.linalg.norm(probe @ u - row["lambda_min"] * u) / lam_max)
-    return rows
-
-
-def _format_table(rows: list[dict], header: str) -> str:
-    base = rows[0]
-    lines = [
-        header,
-        f"{'route':30s} {'wall s':>8s} {'CPU s':>8s} {'HVPs':>6s} {'lambda_min':>12s} "
-        f"{'res/l_max':>9s} {'peak MB':>8s} {'wall x':>7s} {'HVPs x':>7s}",
-    ]
-    lines.append("-" * len(lines[1]))
-    for row in rows:
-        ratio = f"{base['products'] / row['products']:6.1f}x" if row["products"] else f"{'-':>7s}"
-        lines.append(
-            f"{row['route']:30s} {row['wall']:8.2f} {row['cpu']:8.2f} {row['products']:6d} "
-            f"{row['lambda_min']:12.6f} {row['residual']:9.1e} {row['peak_mb']:8.1f} "
-            f"{base['wall'] / row['wall']:6.1f}x {ratio}"
-        )
-    return "\n".join(lines)
-
-
-def _bench_command(args: argparse.Namespace) -> int:
-    n, d, k = _BENCH_SIZES["quick" if args.quick else "full"]
-    header = (
-        f"lambda_min of the Hessian: planted {args.activation}, n={n}, d={d}, k={k}, p={k * d}, "
-        f"v = 1 fixed, W ~ N(0, 1/d); ratios against the first row"
-    )
-    rows = run_benchmark(quick=args.quick, activation=args.activation, seed=args.seed)
-    if k * d > _BENCH_DENSE_MAX:
-        header += (
-            f"\n(dense route skipped: H alone would take {8 * (k * d) ** 2 / 2**30:.1f} GiB and "
-            f"eigh O(p^3) = {(k * d) ** 3:.0e} operations)"
-        )
-    print(_format_table(rows, header))
-    return 0
-
-
-def add_command(commands) -> None:
-    """Register ``bench-spectrum`` with the command line (see :mod:`shallowlearn.cli`).
-
-    Examples
-    --------
-    >>> import argparse
-    >>> from shallowlearn.spectrum import add_command
-    >>> parser = argparse.ArgumentParser()
-    >>> add_command(parser.add_subparsers())
-    >>> parser.parse_args(["bench-spectrum", "--quick"]).quick
-    True
-    """
-    parser = commands.add_parser(
-        "bench-spectrum",
-        help="time the routes to the most negative Hessian eigenvalue",
-        description=(
-            "Time the routes to the most negative Hessian eigenvalue on a planted problem "
-            "(p = 20,000; --quick: 800): plain eigsh(which='SA') against the package's "
-            "iterative route, and the dense route where feasible. Run it with "
-            "OPENBLAS_NUM_THREADS=1."
-        ),
-    )
-    parser.add_argument("--quick", action="store_true", help="p = 800 instead of 20,000, with the dense route")
-    parser.add_argument("--activation", default="softplus", help="activation name (default: softplus)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data and the point (default: 0)")
-    parser.set_defaults(handler=_bench_command)

@@ -11,7 +11,16 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_rng", "check_array", "check_positive_int", "check_real"]
+__all__ = [
+    "as_rng",
+    "check_array",
+    "check_bool",
+    "check_choice",
+    "check_objective",
+    "check_positive_int",
+    "check_real",
+    "read_only",
+]
 
 
 def as_rng(rng=None) -> np.random.Generator:
@@ -91,6 +100,72 @@ def check_real(value, name: str, *, low: float | None = None, strict: bool = Fal
     return value
 
 
+def check_bool(value, name: str) -> bool:
+    """Return ``value`` after checking that it is ``True`` or ``False``.
+
+    Examples
+    --------
+    >>> from shallowlearn.validation import check_bool
+    >>> check_bool(True, "train_v")
+    True
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def check_choice(value, name: str, choices) -> str:
+    """Return ``value`` after checking that it is one of ``choices``.
+
+    Examples
+    --------
+    >>> from shallowlearn.validation import check_choice
+    >>> check_choice("dense", "method", ("auto", "dense"))
+    'dense'
+    """
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}; got {value!r}")
+    return value
+
+
+def check_objective(objective):
+    """Return ``objective`` after checking that it is an objective of this package.
+
+    Any subclass of :class:`shallowlearn.objective.BaseObjective` qualifies: the empirical
+    :class:`~shallowlearn.objective.Objective` and the population objectives.
+
+    Examples
+    --------
+    >>> from shallowlearn.validation import check_objective
+    >>> check_objective("loss")
+    Traceback (most recent call last):
+    ...
+    TypeError: objective must be a shallowlearn objective (such as shallowlearn.Objective); got str
+    """
+    from .objective import BaseObjective
+
+    if not isinstance(objective, BaseObjective):
+        raise TypeError(
+            "objective must be a shallowlearn objective (such as shallowlearn.Objective); "
+            f"got {type(objective).__name__}"
+        )
+    return objective
+
+
+def read_only(arr: np.ndarray) -> np.ndarray:
+    """Mark ``arr`` read-only and return it (results are never changed behind a caller's back).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowlearn.validation import read_only
+    >>> read_only(np.zeros(2)).flags.writeable
+    False
+    """
+    arr.setflags(write=False)
+    return arr
+
+
 def check_array(value, name: str, *, ndim: int, shape: tuple | None = None) -> np.ndarray:
     """Return a finite float64 copy of ``value`` after checking its dimension and shape.
 
@@ -116,6 +191,11 @@ def check_array(value, name: str, *, ndim: int, shape: tuple | None = None) -> n
     >>> check_array([[1, 2], [3, 4]], "X", ndim=2).dtype
     dtype('float64')
     """
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} must be a plain array; got a masked array (its mask would be ignored: "
+            "drop or fill the masked entries first, e.g. with value.compressed() or value.filled())"
+        )
     try:
         arr = np.array(value, copy=True)
     except (TypeError, ValueError) as err:

@@ -1,5 +1,11 @@
 """Tests of shallowlearn.assignments: each checker passes the reference solution and fails
-several kinds of wrong submission with a message that names the specific problem."""
+several kinds of wrong submission with a message that names the specific problem; hostile
+submissions (slow, crashing, exiting, overflowing) fail a check instead of hanging or raising."""
+
+import signal
+import sys
+import threading
+import time
 
 import autograd.numpy as anp
 import numpy as np
@@ -7,7 +13,7 @@ import pytest
 from scipy.special import expit
 
 import shallowlearn as sl
-from shallowlearn import Activation
+from shallowlearn import Activation, checks
 from shallowlearn.assignments import (
     Check,
     Feedback,
@@ -195,9 +201,7 @@ def test_spurious_hypotheses_hold():
 
 def test_spurious_degenerate_is_flagged(landscape, monkeypatch):
     obj, ends = landscape
-    from shallowlearn import assignments
-
-    real = assignments.classify_point
+    real = sl.classify_point          # the checker looks it up as sl.classify_point
 
     def degenerate(*args, **kwargs):
         import dataclasses
@@ -205,7 +209,7 @@ def test_spurious_degenerate_is_flagged(landscape, monkeypatch):
         return dataclasses.replace(real(*args, **kwargs), verdict="degenerate", n_zero=3,
                                    n_symmetry=1)
 
-    monkeypatch.setattr(assignments, "classify_point", degenerate)
+    monkeypatch.setattr(sl, "classify_point", degenerate)
     fb = check_spurious_minimum(obj, ends[-1])
     assert fb.failed == ("higher order",)
     assert "second-order test is inconclusive" in fb["higher order"].message
@@ -288,3 +292,204 @@ def test_transition_rerun():
     assert fb.failed == ("rerun",)
     assert "a rerun gave 20/20" in fb["rerun"].message
     assert "recheck how you counted" in fb["rerun"].message
+
+
+# --- the runner: dependencies and reasons ------------------------------------------------------
+
+
+def test_not_run_checks_carry_their_reason():
+    fb = submit(ddphi=lambda z: -ddswish(z))
+    assert fb.reason("assumption 2.3") == "needs 'dphi' and 'ddphi', and 'ddphi' failed"
+    fb = submit(dphi=lambda z: 0.5)                  # not vectorised: everything after waits
+    assert fb.not_run == ("autograd", "phi", "dphi", "ddphi", "objective", "assumption 2.3")
+    assert fb.reason("dphi") == "needs 'vectorised', which failed"
+    assert fb.reason("objective") == "needs 'autograd', which was not run"
+    assert fb.reason("assumption 2.3") == ("needs 'dphi' and 'ddphi', and 'dphi' was not run and "
+                                           "'ddphi' was not run")
+    assert not fb.ok("dphi") and not fb.ok("vectorised")
+    with pytest.raises(KeyError, match="not among the checks that were not run"):
+        fb.reason("vectorised")
+
+
+def test_rerun_is_not_run_without_a_fitted_crossing():
+    # the rates cross 1/2 twice, so the logistic fit is flat and finds no crossing to rerun at
+    fb = check_phase_transition([1, 2, 3], [6, 4, 6], 10, 2.0, trial=logistic_trial)
+    assert fb.failed == ("50% point",) and fb.not_run == ("rerun",)
+    assert "no 50% crossing" in fb.reason("rerun")
+
+
+def test_feedback_round_trips_through_a_dict():
+    fb = submit(ddphi=lambda z: -ddswish(z))
+    again = Feedback.from_dict(fb.to_dict())
+    assert again == fb and str(again) == str(fb)
+    with pytest.raises(ValueError, match="not a feedback record"):
+        Feedback.from_dict({"items": [["a"]]})
+
+
+# --- containment of student code ---------------------------------------------------------------
+
+
+def sleeping_dphi(z):
+    time.sleep(60)
+    return dswish(z)
+
+
+def test_sleeping_submission_times_out_within_the_limit():
+    start = time.monotonic()
+    fb = check_activation((swish, sleeping_dphi, ddswish), time_limit=0.5)
+    elapsed = time.monotonic() - start
+    assert elapsed < 5.0                                  # not the 60 s the submission asks for
+    assert fb.failed == ("vectorised",)
+    assert "dphi did not finish within the time limit of 0.5 s" in fb["vectorised"].message
+    assert fb.reason("dphi") == "needs 'vectorised', which failed"
+
+
+def test_the_module_default_time_limit_applies(monkeypatch):
+    monkeypatch.setattr(checks, "DEFAULT_TIME_LIMIT", 0.3)
+    start = time.monotonic()
+    fb = check_phase_transition(N, WON, 20, 17.8, trial=lambda n, rng: time.sleep(30) or True)
+    assert time.monotonic() - start < 5.0
+    assert fb.failed == ("rerun",)
+    assert "time limit of 0.3 s at value 17" in fb["rerun"].message
+
+
+def test_a_submission_that_swallows_the_timeout_is_interrupted_again():
+    def stubborn(z):
+        for _ in range(3):
+            try:
+                time.sleep(60)
+            except BaseException:          # catches the first timeouts, and is stopped anyway
+                pass
+        return dswish(z)
+
+    start = time.monotonic()
+    fb = check_activation((swish, stubborn, ddswish), time_limit=0.3)
+    assert time.monotonic() - start < 8.0
+    assert "did not finish within the time limit of 0.3 s" in fb["vectorised"].message
+
+
+def test_time_limit_in_a_worker_thread():
+    # off the main thread there is no SIGALRM: the call runs in a thread that is abandoned
+    def slow(z):
+        time.sleep(2.0)
+        return dswish(z)
+
+    box = {}
+
+    def grade():
+        start = time.monotonic()
+        box["fb"] = check_activation((swish, slow, ddswish), time_limit=0.3)
+        box["elapsed"] = time.monotonic() - start
+
+    worker = threading.Thread(target=grade)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive() and box["elapsed"] < 1.9
+    assert "did not finish within the time limit of 0.3 s" in box["fb"]["vectorised"].message
+
+
+def test_an_outer_alarm_is_restored():
+    fired = []
+
+    def outer(*args):
+        fired.append(True)
+
+    previous = signal.signal(signal.SIGALRM, outer)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30.0)
+        check_activation((swish, dswish, ddswish), time_limit=5.0)
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < left < 30.0 and not fired       # the outer timer runs on, not fired early
+        assert signal.getsignal(signal.SIGALRM) is outer
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_crashing_and_exiting_submissions_fail_a_check():
+    def exits(z):
+        sys.exit(3)
+
+    fb = check_activation((swish, exits, ddswish))
+    assert fb.failed == ("vectorised",)
+    assert "dphi called sys.exit(3)" in fb["vectorised"].message
+
+    def crashes(n, rng):
+        raise RuntimeError("solver blew up")
+
+    fb = check_phase_transition(N, WON, 20, 17.8, trial=crashes)
+    assert fb.failed == ("rerun",)
+    assert fb["rerun"].message == ("your trial function raised RuntimeError: solver blew up at "
+                                   "value 17")
+
+    def interrupts(n, rng):
+        raise KeyboardInterrupt
+
+    fb = check_phase_transition(N, WON, 20, 17.8, trial=interrupts)
+    assert "interrupted (KeyboardInterrupt)" in fb["rerun"].message
+
+    class Abort(BaseException):            # not an Exception: except Exception misses it
+        pass
+
+    def aborts(z):
+        raise Abort("stop")
+
+    fb = check_activation((aborts, dswish, ddswish))
+    assert fb.failed == ("vectorised",) and "phi raised Abort: stop" in fb["vectorised"].message
+
+
+@pytest.mark.parametrize("result", [float("nan"), 1, None, "yes", np.float64(1.0)])
+def test_a_trial_that_does_not_return_a_bool_is_not_a_success(result):
+    fb = check_phase_transition(N, WON, 20, 17.8, trial=lambda n, rng: result)
+    assert fb.failed == ("rerun",)
+    assert "a trial must return True or False" in fb["rerun"].message
+    assert f"returned {result!r} ({type(result).__name__})" in fb["rerun"].message
+
+
+def test_numpy_bools_are_accepted_as_trial_results():
+    fb = check_phase_transition(N, WON, 20, 17.8,
+                                trial=lambda n, rng: np.bool_(logistic_trial(n, rng)))
+    assert fb.passed, str(fb)
+
+
+def test_a_derivative_that_fails_only_far_from_zero():
+    # the grid checks stay inside abs(z) <= 6; the Gaussian moments evaluate φ′ much further out
+    def dphi_near(z):
+        if np.any(np.abs(z) > 20):
+            raise ValueError("z out of range")
+        return dswish(z)
+
+    fb = check_activation((swish, dphi_near, ddswish))
+    assert fb.failed == ("assumption 2.3",)
+    message = fb["assumption 2.3"].message
+    assert "raised ValueError: z out of range" in message and "abs(z) up to 140" in message
+    fb = check_activation((swish, lambda z: np.where(np.abs(z) > 20, np.nan, dswish(z)), ddswish))
+    assert fb.failed == ("assumption 2.3",) and "not finite" in fb["assumption 2.3"].message
+
+
+def test_huge_theta_fails_as_input(landscape):
+    obj, _ = landscape
+    fb = check_spurious_minimum(obj, np.full(obj.p, 1e200))      # the loss overflows
+    assert fb.failed == ("input",)
+    assert "overflows" in fb["input"].message and "1e+200" in fb["input"].message
+    fb = check_spurious_minimum(obj, np.full(obj.p, 1e100))      # finite, far from critical
+    assert "gradient" in fb.failed and fb.not_run == ("curvature", "higher order")
+
+
+def test_an_internal_error_is_a_failed_check(landscape, monkeypatch):
+    obj, ends = landscape
+
+    def broken(*args, **kwargs):
+        raise np.linalg.LinAlgError("Eigenvalues did not converge")
+
+    monkeypatch.setattr(sl, "classify_point", broken)
+    fb = check_spurious_minimum(obj, ends[-1])
+    assert "gradient" in fb.failed
+    assert "LinAlgError: Eigenvalues did not converge" in fb["gradient"].message
+    assert fb.not_run == ("curvature", "higher order") and "above global" in fb
+
+
+def test_bad_time_limit_raises():
+    for bad in (0, -1.0, float("inf"), "2", True):
+        with pytest.raises(ValueError, match="time_limit must be a positive finite number"):
+            check_activation((swish, dswish, ddswish), time_limit=bad)

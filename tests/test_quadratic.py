@@ -314,5 +314,5 @@ def test_zero_saddle_and_case_two_need_fixed_v_and_quadratic():
         case_two_direction(trained, np.zeros(trained.p))
     with pytest.raises(ValueError, match="quadratic activation"):
         saddle_at_zero(Objective(data.X, data.y, "softplus", v=[1.0, 1.0]))
-    with pytest.raises(TypeError, match="objective must be a shallowlearn.Objective"):
+    with pytest.raises(TypeError, match="objective must be a shallowlearn objective"):
         saddle_at_zero(None)

@@ -44,7 +44,7 @@ def test_chunked_evaluation_matches(monkeypatch):
     obj, theta, d1, d2 = problem("softplus", True)
     s = t = np.linspace(-1, 1, 9)
     whole = slice_2d(obj, theta, d1, d2, s, t)
-    monkeypatch.setattr("shallowlearn.slices._CHUNK_ELEMENTS", obj.n * obj.k * 5)  # 5 points per pass
+    monkeypatch.setattr("shallowlearn.objective._CHUNK_ELEMENTS", obj.n * obj.k * 5)  # 5 points per pass
     np.testing.assert_allclose(slice_2d(obj, theta, d1, d2, s, t), whole, rtol=1e-13)
 
 
@@ -131,7 +131,7 @@ def test_trajectory_projection_feeds_a_slice():
         (lambda o, th: slice_1d(o, th, th, [[0.0]]), ValueError, "t must be a 1-D vector"),
         (lambda o, th: slice_2d(o, th, th, th, [0.0], []), ValueError, "t must not be empty"),
         (lambda o, th: slice_between(o, th, th[:3], [0.0]), ValueError, "theta_b must have shape"),
-        (lambda o, th: slice_1d("obj", th, th, [0.0]), TypeError, "objective must be a shallowlearn.Objective"),
+        (lambda o, th: slice_1d("obj", th, th, [0.0]), TypeError, "objective must be a shallowlearn objective"),
         (lambda o, th: project_trajectory(th[None, :]), ValueError, "at least 2 points"),
         (lambda o, th: project_trajectory(np.ones((3, 4)), center=np.ones(3)), ValueError, r"center must have shape \(4,\)"),
     ],

@@ -16,18 +16,20 @@ import warnings
 import numpy as np
 import pytest
 
-from shallowlearn import Objective, planted, random_labels
-from shallowlearn import solvers as S
-from shallowlearn.solvers import (
+from shallowlearn import (
     SOLVERS,
+    Objective,
     SolverResult,
-    cubic_regularization,
     gradient_descent,
     perturbed_gradient_descent,
     pgd_theory_parameters,
+    planted,
+    random_labels,
     sgd,
     trust_region,
 )
+from shallowlearn import solvers as S
+from shallowlearn.subproblems import shifted_newton_step, steihaug_cg
 
 MODES = ["W", "vW"]
 ESCAPERS = [
@@ -318,7 +320,7 @@ def test_trust_region_with_cg_escapes_by_an_eigenvector_step(iterative, monkeypa
     is not reported.
     """
     if iterative:
-        monkeypatch.setattr(S, "_DENSE_MAX", 0)
+        monkeypatch.setattr("shallowlearn.spectrum.DENSE_LIMIT", 0)
     obj, theta0 = saddle_problem("W")
     result = trust_region(obj, theta0, subproblem="cg", max_iter=500, rng=0)
     assert result.status == "converged" and "second-order stationary" in result.reason
@@ -338,12 +340,12 @@ def test_counts_of_hessian_vector_products():
 def test_smallest_eigenpair_dense_and_iterative_agree(monkeypatch):
     obj, _ = saddle_problem("vW")
     theta = random_start(obj)
-    dense = S._Run(obj, theta, np.random.default_rng(0), GRAD_TOL)
+    dense = S.Run(obj, theta, np.random.default_rng(0), GRAD_TOL)
     lam, u = dense.smallest_eigenpair()
     assert dense.n_hvp == obj.p
     assert lam == pytest.approx(np.linalg.eigvalsh(obj.hessian(theta))[0], abs=1e-10)
-    monkeypatch.setattr(S, "_DENSE_MAX", 0)
-    iterative = S._Run(obj, theta, np.random.default_rng(0), GRAD_TOL)
+    monkeypatch.setattr("shallowlearn.spectrum.DENSE_LIMIT", 0)
+    iterative = S.Run(obj, theta, np.random.default_rng(0), GRAD_TOL)
     lam2, u2 = iterative.smallest_eigenpair()
     assert lam2 == pytest.approx(lam, abs=1e-8)
     # hessian_spectrum's default residual tolerance is 1e-6 relative to ‖H‖
@@ -357,7 +359,7 @@ def test_minibatch_gradient_is_the_gradient_of_the_batch_loss(mode):
     obj, _ = saddle_problem(mode)
     theta = random_start(obj)
     rows = np.array([4, 0, 2])
-    run = S._Run(obj, theta, np.random.default_rng(0), GRAD_TOL)
+    run = S.Run(obj, theta, np.random.default_rng(0), GRAD_TOL)
     fixed = {"v": obj.v} if mode == "W" else {"k": obj.k}
     batch = Objective(obj.X[rows], obj.y[rows], obj.activation, **fixed)
     np.testing.assert_allclose(run.minibatch_grad(theta, rows), batch.grad(theta), rtol=1e-12)
@@ -389,7 +391,7 @@ def test_exact_trust_region_step_meets_the_optimality_conditions(case):
         g[:] = 0.0
     radius = 50.0 if case in ("hard", "interior") else 0.7
     a = V.T @ g
-    s = V @ S._shifted_newton_step(w, a, lambda lam: radius, np.linalg.norm(a) / radius)
+    s = V @ shifted_newton_step(w, a, lambda lam: radius, np.linalg.norm(a) / radius)
     if case == "interior":  # H ≻ 0 and the Newton step fits: it is the answer
         np.testing.assert_allclose(s, -np.linalg.solve(H, g), rtol=1e-10)
         return
@@ -410,7 +412,7 @@ def test_exact_cubic_step_meets_the_optimality_conditions(case):
     sigma = 0.5
     a = V.T @ g
     span = np.sqrt(sigma * np.linalg.norm(a))
-    s = V @ S._shifted_newton_step(w, a, lambda lam: lam / sigma, span)
+    s = V @ shifted_newton_step(w, a, lambda lam: lam / sigma, span)
     # global minimiser of gᵀs + ½sᵀHs + (σ/3)‖s‖³: (H + σ‖s‖I)s = −g, H + σ‖s‖I ⪰ 0
     np.testing.assert_allclose(H @ s + sigma * np.linalg.norm(s) * s, -g, atol=1e-8)
     assert sigma * np.linalg.norm(s) >= -w[0] - 1e-9
@@ -421,12 +423,12 @@ def test_exact_cubic_step_meets_the_optimality_conditions(case):
 def test_steihaug_cg():
     g = np.random.default_rng(4).normal(size=8)
     H = random_symmetric(8, 5, shift=6.0)  # positive definite
-    s, decrease = S._steihaug_cg(lambda u: H @ u, g, radius=1e3)
+    s, decrease = steihaug_cg(lambda u: H @ u, g, radius=1e3)
     gnorm = np.linalg.norm(g)
     assert np.linalg.norm(H @ s + g) <= gnorm * min(0.5, np.sqrt(gnorm))
     assert decrease == pytest.approx(-(g @ s + 0.5 * s @ H @ s))
     indefinite = random_symmetric(8, 6)
-    s, decrease = S._steihaug_cg(lambda u: indefinite @ u, g, radius=0.3)
+    s, decrease = steihaug_cg(lambda u: indefinite @ u, g, radius=0.3)
     assert np.linalg.norm(s) == pytest.approx(0.3)
     # at least the decrease of the Cauchy point, the model's minimiser along −g in the ball
     curvature = g @ indefinite @ g
@@ -496,7 +498,7 @@ def test_bad_arguments_raise_clear_errors(name, kwargs, error, match):
 @pytest.mark.parametrize("name", list(SOLVERS))
 def test_bad_objective_or_start(name):
     obj, theta0 = saddle_problem("W")
-    with pytest.raises(TypeError, match="objective must be a shallowlearn.Objective"):
+    with pytest.raises(TypeError, match="objective must be a shallowlearn objective"):
         SOLVERS[name](lambda t: 0.0, theta0)
     with pytest.raises(ValueError, match=f"theta0 must have shape \\({obj.p},\\)"):
         SOLVERS[name](obj, np.zeros(obj.p + 1))
@@ -520,3 +522,40 @@ def test_pgd_theory_parameters_bad_arguments(kwargs, match):
     args = dict(ell=1.0, rho=1.0, epsilon=0.1, delta_f=1.0, dim=10, c=1.0) | kwargs
     with pytest.raises(ValueError, match=match):
         pgd_theory_parameters(**args)
+
+
+def test_every_solver_documents_each_of_its_parameters_once():
+    for name, solver in SOLVERS.items():
+        doc = solver.__doc__
+        for parameter in inspect.signature(solver).parameters:
+            assert doc.count(f"\n{parameter} :") == 1, (name, parameter)
+        assert doc.index("objective :") < doc.index("max_iter :") < doc.index("Returns")
+        assert doc.index("Returns") < doc.index("Examples")
+
+
+def test_trust_region_converges_at_a_degenerate_global_optimum():
+    """Theorem 2.1 with n = 50 > d(d+1)/2 = 36: the global minima (L* > 0) form a manifold with
+    curvature of both signs of the size of the gradient nearby. The issue's reproducer, and
+    the other starts on the same data, must end converged, not stalled or at the cap."""
+    rng = np.random.default_rng(21050)
+    X, y = rng.normal(size=(50, 8)), rng.normal(size=50)
+    v = np.r_[np.ones(8), -np.ones(8)]
+    obj = Objective(X, y, "quadratic", v=v)
+    from shallowlearn.quadratic import lifted_optimum
+
+    optimum = lifted_optimum(X, y).loss
+    for W0 in [rng.normal(size=(16, 8)) / np.sqrt(8) for _ in range(4)]:
+        result = trust_region(obj, obj.pack(W0), grad_tol=1e-8)
+        assert result.status == "converged", result.reason
+        assert result.grad_norm <= 1e-8
+        assert abs(result.loss - optimum) <= 1e-12 * optimum
+
+
+def test_a_run_that_ends_above_its_start_says_so():
+    data = planted(40, 3, 2, "tanh", rng=0)
+    obj = Objective(data.X, data.y, "tanh", k=2)
+    theta0 = 0.3 * np.random.default_rng(1).normal(size=obj.p)
+    result = gradient_descent(obj, theta0, step=200.0, max_iter=50)
+    assert result.loss > obj.value(theta0)
+    assert "above the starting loss" in result.reason
+    assert "above the starting loss" not in gradient_descent(obj, theta0, max_iter=50).reason

@@ -1,21 +1,17 @@
-"""Tests of shallowlearn.spectrum: the batched Hessian operator, dense vs iterative spectra,
-the eigenvalue density and the bench-spectrum command."""
+"""Tests of shallowlearn.spectrum: the batched Hessian operator, dense vs iterative spectra and
+the eigenvalue density."""
 
 import numpy as np
 import pytest
 from scipy.sparse.linalg import eigsh
 
 from shallowlearn import Objective, planted, random_labels
-from shallowlearn.cli import build_parser
 from shallowlearn.spectrum import (
-    _BENCH_SIZES,
     DENSE_LIMIT,
     HessianOperator,
     Spectrum,
     eigenvalue_density,
-    _format_table,
     hessian_spectrum,
-    run_benchmark,
 )
 
 ACTIVATIONS = ["quadratic", "softplus", "tanh", "sigmoid", "erf"]
@@ -48,7 +44,7 @@ def test_operator_chunks_large_blocks(monkeypatch):
     obj, theta = make_problem("softplus", True)
     U = np.random.default_rng(0).normal(size=(obj.p, 7))
     whole = HessianOperator(obj, theta) @ U
-    monkeypatch.setattr("shallowlearn.spectrum._CHUNK_ELEMENTS", obj.n * obj.k * 2)  # 2 columns per pass
+    monkeypatch.setattr("shallowlearn.objective._CHUNK_ELEMENTS", obj.n * obj.k * 2)  # 2 columns per pass
     np.testing.assert_allclose(HessianOperator(obj, theta) @ U, whole, rtol=1e-13, atol=1e-13)
 
 
@@ -143,7 +139,7 @@ def test_bad_arguments(kwargs, error, match):
 
 def test_bad_objective_and_theta():
     obj, theta = make_problem("tanh", False)
-    with pytest.raises(TypeError, match="objective must be a shallowlearn.Objective"):
+    with pytest.raises(TypeError, match="objective must be a shallowlearn objective"):
         hessian_spectrum("not an objective", theta)
     with pytest.raises(ValueError, match=r"theta must have shape \(40,\)"):
         hessian_spectrum(obj, theta[:-1])
@@ -170,28 +166,6 @@ def test_density_accepts_a_spectrum_and_a_grid():
     assert rho.shape == (50,) and np.all(rho > 0)
     with pytest.raises(ValueError, match="width must be > 0"):
         eigenvalue_density(spec, width=-1.0)
-
-
-def test_bench_command_is_registered():
-    args = build_parser().parse_args(["bench-spectrum", "--quick", "--activation", "tanh"])
-    assert args.quick and args.activation == "tanh" and callable(args.handler)
-
-
-def test_benchmark_routes_agree(monkeypatch):
-    monkeypatch.setitem(_BENCH_SIZES, "quick", (120, 6, 10))  # p = 60: the routes, not the timing
-    rows = run_benchmark(quick=True)
-    routes = [row["route"] for row in rows]
-    assert routes == [
-        "eigsh SA, Objective.hvp", "eigsh SA, HessianOperator",
-        "hessian_spectrum, iterative", "hessian_spectrum, dense",
-    ]
-    lam = [row["lambda_min"] for row in rows]
-    assert max(lam) - min(lam) <= 1e-5 * abs(lam[-1])
-    assert all(row["residual"] <= 1e-5 for row in rows)
-    assert min(row["products"] for row in rows[:3]) > 0 == rows[3]["products"]
-    assert all(row["wall"] > 0 and row["peak_mb"] > 0 for row in rows)
-    table = _format_table(rows, "header")
-    assert table.splitlines()[0] == "header" and len(table.splitlines()) == 3 + len(rows)
 
 
 def test_eigsh_baseline_agrees_with_operator():

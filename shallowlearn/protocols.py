@@ -1,0 +1,292 @@
+"""The paper's experiment protocols: what is run, on which data, from which starts.
+
+Three kinds of protocol, each a :class:`Protocol` in :data:`PROTOCOLS`:
+
+* **success** (Figures 2a, 2b, 3a, 3b): for each width k (or dimension d), planted teachers
+  x ↦ 1ᵀφ(W*x) with W* entries N(0, 1/d), and from each teacher several gradient-descent runs
+  on (v, W) jointly from the paper's random start (W₀ entries N(0, 1/d), v₀ Rademacher). A
+  run *succeeds* when its loss reaches ``loss_tol``; a teacher *passes* ("no spurious local
+  minima" in the paper's words) only if all its runs succeed.
+* **random_labels** (Figure 4): one data set with labels yᵢ ~ N(0, 1) independent of xᵢ, and
+  gradient descent on (v, W) for each width; the curves are RMSE = √L against the iteration.
+* **local** (Theorem 2.5): runs started at Frobenius distance ``radius`` from the planted W*
+  (v₀ = v*); the curves are the loss against the iteration, whose slope on a log scale is the
+  linear rate.
+
+The paper states neither step size, iteration cap nor success threshold; the values here are
+this package's choice, and every saved result carries them. The steps are below 2/λ_max of
+the Hessian at the starts and at the planted weights: α = 0.005 for the quadratic protocols,
+0.05 for softplus (b = 10), 0.02 for the local runs, where d = k = 20.
+
+:func:`protocol_inputs` builds the data and starts of a protocol from its seed; running it is
+:func:`shallowlearn.runner.run_protocol`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .activations import get_activation
+from .data import planted, random_labels
+from .initializations import near_planted, random_init
+from .validation import check_choice
+
+__all__ = ["KINDS", "PAPER_SUCCESS", "PROTOCOLS", "Protocol", "get_protocol", "protocol_inputs"]
+
+#: The kinds of protocol.
+KINDS = ("success", "random_labels", "local")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The full description of an experiment: data, sweep, optimizer and success rule.
+
+    Attributes
+    ----------
+    name : str
+        Key in :data:`PROTOCOLS` (with ``size`` it identifies the protocol).
+    kind : str
+        ``"success"``, ``"random_labels"`` or ``"local"``.
+    size : str
+        ``"full"`` (the paper's sizes) or ``"reduced"`` (a quick version).
+    figure : str
+        The figure or statement of the paper it reproduces.
+    activation : str
+        Name of the activation; ``activation_params`` holds its parameters.
+    n : int
+        Number of samples.
+    d, k : tuple of int
+        Input dimensions and widths; the one with several values is the sweep.
+    teachers, starts : int
+        Data sets (teachers) per sweep value, and gradient-descent runs per data set.
+    step : float
+        Step size of gradient descent (v and W trained jointly).
+    max_iter : int
+        Iteration cap of each run.
+    loss_tol : float
+        A run stops, and counts as a success, once its loss is at most this.
+    record_every : int or None
+        Stride of the recorded loss curves (None: no curves).
+    radii : tuple of float
+        ``local`` only: distances ‖W₀ − W*‖_F of the starts.
+    activation_params : dict
+        Parameters of the activation (for example ``{"b": 10.0}``).
+
+    Examples
+    --------
+    >>> from shallowlearn import get_protocol
+    >>> p = get_protocol("fig3a")
+    >>> p.sweep, p.values, p.step, p.max_iter
+    ('k', (3, 4, 5, 6, 7, 8, 9), 0.005, 50000)
+    """
+
+    name: str
+    kind: str
+    size: str
+    figure: str
+    activation: str
+    n: int
+    d: tuple
+    k: tuple
+    teachers: int
+    starts: int
+    step: float
+    max_iter: int
+    loss_tol: float
+    record_every: int | None = None
+    radii: tuple = ()
+    activation_params: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        check_choice(self.kind, "kind", KINDS)
+        check_choice(self.size, "size", ("full", "reduced"))
+
+    @property
+    def sweep(self) -> str:
+        """The swept quantity, ``"k"``, ``"d"`` or ``"radius"``."""
+        if self.kind == "local":
+            return "radius"
+        return "d" if len(self.d) > 1 else "k"
+
+    @property
+    def values(self) -> tuple:
+        """The values of the sweep."""
+        return {"k": self.k, "d": self.d, "radius": self.radii}[self.sweep]
+
+    def configs(self) -> list[tuple[int, int, float]]:
+        """(d, k, radius) of each sweep value, in order."""
+        count = len(self.values)
+        d = self.d * count if len(self.d) == 1 else self.d
+        k = self.k * count if len(self.k) == 1 else self.k
+        radii = self.radii or (0.0,) * count
+        return list(zip(d, k, radii))
+
+    def to_dict(self) -> dict:
+        """The protocol as plain JSON-ready values."""
+        out = dataclasses.asdict(self)
+        out["d"], out["k"], out["radii"] = list(self.d), list(self.k), list(self.radii)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Protocol:
+        """Inverse of :meth:`to_dict`."""
+        values = dict(values)
+        for key in ("d", "k", "radii"):
+            values[key] = tuple(values[key])
+        return cls(**values)
+
+
+def _success(name, figure, activation, d, k, params=None, teachers=10) -> Protocol:
+    return Protocol(
+        name=name, kind="success", size="full", figure=figure, activation=activation,
+        activation_params=params or {}, n=100, d=tuple(d), k=tuple(k), teachers=teachers,
+        starts=10,
+        step=0.005 if activation == "quadratic" else 0.05, max_iter=50_000, loss_tol=1e-8,
+    )
+
+
+#: The full-size protocols by name.
+PROTOCOLS: dict[str, Protocol] = {
+    "fig2a": _success("fig2a", "Figure 2a", "softplus", [10], range(8, 17), {"b": 10.0}),
+    "fig2b": _success("fig2b", "Figure 2b", "softplus", range(7, 15), [10], {"b": 10.0}),
+    "fig3a": _success("fig3a", "Figure 3a", "quadratic", [20], range(3, 10)),
+    "fig3b": _success("fig3b", "Figure 3b", "quadratic", range(22, 29), [5]),
+    "fig4a": Protocol(
+        name="fig4a", kind="random_labels", size="full", figure="Figure 4a",
+        activation="softplus", activation_params={"b": 10.0}, n=100, d=(10,),
+        k=tuple(range(8, 14)), teachers=1, starts=3, step=0.05, max_iter=200_000,
+        loss_tol=1e-12, record_every=500,
+    ),
+    "fig4b": Protocol(
+        name="fig4b", kind="random_labels", size="full", figure="Figure 4b",
+        activation="quadratic", n=100, d=(20,), k=tuple(range(3, 9)), teachers=1, starts=3,
+        step=0.005, max_iter=100_000, loss_tol=1e-26, record_every=250,
+    ),
+    "local": Protocol(
+        name="local", kind="local", size="full", figure="Theorem 2.5",
+        activation="softplus", activation_params={"b": 10.0}, n=100, d=(20,), k=(20,),
+        radii=(0.1, 0.3, 1.0, 3.0), teachers=5, starts=4, step=0.02, max_iter=5_000,
+        loss_tol=1e-20, record_every=100,
+    ),
+}
+
+#: The paper's success curves of Figures 2 and 3, for comparison (the fraction of teachers
+#: passing at each sweep value, read off the rendered figures, and the 50% crossing of the
+#: paper's logistic fit as printed in them).
+PAPER_SUCCESS: dict[str, dict] = {
+    "fig2a": dict(values=tuple(range(8, 17)),
+                  rate=(0.0, 0.0, 0.0, 0.3, 0.8, 1.0, 1.0, 1.0, 1.0), crossing=11.40),
+    "fig2b": dict(values=tuple(range(7, 15)),
+                  rate=(0.0, 0.0, 0.0, 0.1, 0.7, 1.0, 1.0, 1.0), crossing=10.70),
+    "fig3a": dict(values=tuple(range(3, 10)),
+                  rate=(0.0, 0.0, 0.2, 0.8, 1.0, 1.0, 1.0), crossing=5.5),
+    "fig3b": dict(values=tuple(range(22, 29)),
+                  rate=(0.0, 0.0, 0.0, 0.3, 0.8, 1.0, 1.0), crossing=25.40),
+}
+
+# What the reduced versions change: fewer teachers and starts; a shorter budget for the curves.
+_REDUCED = {
+    "success": dict(teachers=3, starts=3),
+    "random_labels": dict(starts=1, max_iter=20_000),
+    "local": dict(teachers=2, starts=2, max_iter=2_000, record_every=25),
+}
+
+
+def get_protocol(name: str, size: str = "full") -> Protocol:
+    """A protocol of :data:`PROTOCOLS` at full or reduced size.
+
+    Parameters
+    ----------
+    name : str
+        One of ``PROTOCOLS`` (``"fig2a"``, ``"fig2b"``, ``"fig3a"``, ``"fig3b"``,
+        ``"fig4a"``, ``"fig4b"``, ``"local"``).
+    size : {"full", "reduced"}
+        The paper's sizes, or fewer teachers, starts and iterations for a quick look.
+
+    Examples
+    --------
+    >>> from shallowlearn import get_protocol
+    >>> get_protocol("fig3a", "reduced").teachers
+    3
+    """
+    if name not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {name!r}; expected one of {', '.join(PROTOCOLS)}")
+    check_choice(size, "size", ("full", "reduced"))
+    protocol = PROTOCOLS[name]
+    if size == "reduced":
+        protocol = dataclasses.replace(protocol, size="reduced", **_REDUCED[protocol.kind])
+    return protocol
+
+
+def _generator(seed: int, *keys: int) -> np.random.Generator:
+    """An independent stream for (seed, keys): the same teacher gets the same data at any size."""
+    return np.random.default_rng([seed, *keys])
+
+
+def protocol_inputs(protocol: Protocol, *, seed: int = 0) -> list[dict]:
+    """The inputs of a protocol's gradient-descent runs, one batch per input dimension d.
+
+    Teacher i of sweep value j draws its data from the seed sequence (seed, j, i) and its
+    start s from (seed, j, i, s + 1), so a reduced protocol runs a subset of the full one's
+    teachers and starts.
+
+    Returns
+    -------
+    list of dict
+        Each with ``X`` (m, n, d), ``y`` (m, n), ``activation``, ``W0`` and ``v0`` (lists, one
+        array per run), ``data_index`` (the data set of each run) and ``rows`` (the columns
+        ``value``, ``teacher``, ``start``, ``d``, ``k`` of each run).
+
+    Examples
+    --------
+    >>> from shallowlearn import get_protocol, protocol_inputs
+    >>> [batch] = protocol_inputs(get_protocol("fig3a", "reduced"))
+    >>> batch["X"].shape, len(batch["W0"])
+    ((21, 100, 20), 63)
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    act = get_activation(protocol.activation, **protocol.activation_params)
+    configs = protocol.configs()
+    batches = []
+    for d in dict.fromkeys(c[0] for c in configs):
+        X, y, W0, v0, rows = [], [], [], [], []
+        for j, (dj, k, radius) in enumerate(configs):
+            if dj != d:
+                continue
+            for i in range(protocol.teachers):
+                data = _data(protocol, act, j, i, d, k, seed)
+                # random labels: every width fits the same data set, which is stored once
+                if not (protocol.kind == "random_labels" and X):
+                    X.append(data.X)
+                    y.append(data.y)
+                for s in range(protocol.starts):
+                    W, v = _start(protocol, data, j, i, s, d, k, radius, seed)
+                    W0.append(W)
+                    v0.append(v)
+                    rows.append((protocol.values[j], i, s, d, k, len(X) - 1))
+        columns = dict(zip(("value", "teacher", "start", "d", "k", "data_index"), zip(*rows)))
+        batches.append({
+            "X": np.array(X), "y": np.array(y), "activation": act, "W0": W0, "v0": v0,
+            "data_index": np.array(columns.pop("data_index")), "rows": columns,
+        })
+    return batches
+
+
+def _data(protocol: Protocol, act, j: int, i: int, d: int, k: int, seed: int):
+    if protocol.kind == "random_labels":  # one data set for every width
+        return random_labels(protocol.n, d, rng=_generator(seed, 0, 0))
+    return planted(protocol.n, d, k, act, rng=_generator(seed, j, i))
+
+
+def _start(protocol: Protocol, data, j, i, s, d, k, radius, seed):
+    gen = _generator(seed, j, i, s + 1)
+    if protocol.kind == "local":
+        return near_planted(data.teacher.W, data.teacher.v, radius, rng=gen)
+    return random_init(k, d, rng=gen)
+
+

@@ -1,0 +1,232 @@
+"""Second-order solvers: they use curvature, and they stop only at second-order stationary points.
+
+All share the call shape, stopping contract and result type of :mod:`shallowlearn.solvers`, and
+stop when ‖∇L‖ ≤ ``grad_tol`` and λ_min(∇²L) ≥ −``curvature_tol``.
+
+- :func:`negative_curvature_descent`: gradient steps, and at near-critical points a step along
+  the eigenvector of the most negative Hessian eigenvalue (Moré & Sorensen 1979; Carmon, Duchi,
+  Hinder & Sidford, SIAM J. Optim. 2018).
+- :func:`trust_region`: Nocedal & Wright, *Numerical Optimization*, ch. 4 and Algorithm 7.2
+  (Steihaug 1983); exact subproblem solved in the Hessian's eigenbasis (Moré & Sorensen 1983).
+- :func:`cubic_regularization`: Nesterov & Polyak, Math. Program. 108 (2006), with the adaptive
+  regularization of Cartis, Gould & Toint, Math. Program. 127 (2011).
+
+The trust region and cubic regularization share one step: solve the model, compare the actual
+decrease with the predicted one (:func:`shallowlearn.solvers.ratio_test`), accept or reject,
+and adapt the model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .solvers import backtrack, descent_eigenvector, gradient_step, negligible, ratio_test, solver
+from . import spectrum
+from .subproblems import shifted_newton_step, steihaug_cg
+from .validation import check_choice, check_real
+
+__all__ = ["cubic_regularization", "negative_curvature_descent", "trust_region"]
+
+_SIGMA_MIN = 1e-8  # floor of the cubic regularization weight
+_SUBPROBLEMS = ("auto", "exact", "cg")
+
+
+def _model_step(run, s, decrease, accept, shrunk):
+    """One model-based step: try θ + s, move if ``accept(ρ)``; end the run as stalled when the
+    model predicts no decrease, or when a rejected step is below machine precision (``shrunk``
+    says what shrank)."""
+    if not decrease > 0:
+        return "stalled", f"the model predicts no decrease (predicted {decrease:.3g})"
+    rho, point = ratio_test(run, s, decrease)
+    if accept(rho):
+        run.move(point)
+    elif negligible(s, run.theta):
+        return "stalled", shrunk()
+    return None
+
+
+@solver(stationarity="second")
+def negative_curvature_descent(objective, *, step: float = 0.01, hessian_lipschitz: float = 1.0):
+    """Gradient descent that steps along negative curvature at near-critical points.
+
+    While ‖∇L‖ > ``grad_tol`` it takes fixed gradient steps. Otherwise it computes the
+    smallest Hessian eigenpair (λ, u) (dense for p ≤ 2000, else the iterative route of
+    :func:`~shallowlearn.spectrum.hessian_spectrum`, seeded by ``rng``); if λ ≥ −``curvature_tol`` the point
+    is second-order stationary and the run stops; else it moves to θ + αu with gᵀu ≤ 0 and
+    α = 2|λ|/ρ, the step that guarantees a decrease of 2|λ|³/(3ρ²) for a ρ-Lipschitz Hessian,
+    halving α until L(θ + αu) ≤ L(θ) + αgᵀu + α²λ/6.
+
+    Parameters
+    ----------
+    step : float
+        Step η > 0 of the gradient steps.
+    hessian_lipschitz : float
+        An estimate of ρ > 0. Too small costs a few halvings; too large gives short steps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowlearn import Objective, negative_curvature_descent
+    >>> obj = Objective(np.eye(2), [1.0, 1.0], v=[1.0])
+    >>> result = negative_curvature_descent(obj, [0.0, 0.0], step=0.1)
+    >>> result.status, result.loss < 1e-10, result.lambda_min > 0
+    ('converged', True, True)
+    """
+    step = check_real(step, "step", low=0.0, strict=True)
+    rho = check_real(hessian_lipschitz, "hessian_lipschitz", low=0.0, strict=True)
+
+    def take_step(run):
+        if run.gnorm > run.grad_tol:
+            return gradient_step(run, step)
+        lam, u = descent_eigenvector(run)  # λ < −curvature_tol, or the run would have stopped
+        gu = run.g @ u
+        if backtrack(run, u, 2 * abs(lam) / rho, lambda t: -(t * gu + t * t * lam / 6)) is None:
+            return "stalled", (
+                f"no decrease along the negative-curvature direction (λ = {lam:.3g}) "
+                "in 60 halvings"
+            )
+        return None
+
+    return take_step
+
+
+@solver(stationarity="second")
+def trust_region(
+    objective, *, radius: float = 1.0, max_radius: float = 100.0, eta: float = 0.1,
+    subproblem: str = "auto",
+):
+    """Trust-region Newton method on the quadratic model of L.
+
+    Each iteration minimises m(s) = L + gᵀs + ½sᵀHs over ‖s‖ ≤ Δ, then compares the actual
+    decrease with the predicted one, ρ = (L(θ) − L(θ+s)) / (m(0) − m(s)), both regularized
+    against round-off (:func:`shallowlearn.solvers.ratio_test`): the step is accepted if
+    ρ > ``eta``; Δ is quartered if ρ < ¼ and doubled (up to ``max_radius``) if ρ > ¾ and the
+    step reached the boundary (Nocedal & Wright, Algorithm 4.1). The run stops when
+    ‖∇L‖ ≤ ``grad_tol`` and λ_min ≥ −``curvature_tol``.
+
+    Two subproblem solvers:
+
+    - ``"exact"``: eigendecompose the dense Hessian (counted as p Hessian-vector products) and
+      solve for the shift λ with ‖(H + λI)⁻¹g‖ = Δ, including the hard case; at a critical
+      point with negative curvature the step is Δ times a bottom eigenvector. Negative
+      eigenvalues above −``curvature_tol``, which the stopping test ignores, count as zero in
+      the model: near a degenerate minimum (a manifold of minimisers, with curvature of both
+      signs of the size of the gradient) they would otherwise send the steps along the
+      manifold instead of onto it.
+    - ``"cg"``: Steihaug–Toint truncated conjugate gradients, matrix-free (Nocedal & Wright,
+      Algorithm 7.2). CG cannot move from a critical point, so when ‖∇L‖ ≤ ``grad_tol`` the
+      step is Δ times the bottom eigenvector (from
+      :func:`~shallowlearn.spectrum.hessian_spectrum` for p > 2000).
+    - ``"auto"``: ``"exact"`` for p ≤ 2000, else ``"cg"``.
+
+    Parameters
+    ----------
+    radius : float
+        Initial trust radius Δ₀ > 0.
+    max_radius : float
+        Largest trust radius, ≥ ``radius``.
+    eta : float
+        Acceptance threshold in [0, ¼).
+    subproblem : {"auto", "exact", "cg"}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowlearn import Objective, trust_region
+    >>> obj = Objective(np.eye(2), [1.0, 1.0], v=[1.0])
+    >>> result = trust_region(obj, [0.0, 0.0], subproblem="cg")
+    >>> result.status, result.loss < 1e-10
+    ('converged', True)
+    """
+    radius = check_real(radius, "radius", low=0.0, strict=True)
+    max_radius = check_real(max_radius, "max_radius", low=radius)
+    eta = check_real(eta, "eta", low=0.0)
+    if eta >= 0.25:
+        raise ValueError(f"eta must be in [0, 0.25); got {eta}")
+    subproblem = check_choice(subproblem, "subproblem", _SUBPROBLEMS)
+    if subproblem == "auto":
+        subproblem = "exact" if objective.p <= spectrum.DENSE_LIMIT else "cg"
+
+    def model(run):
+        if subproblem == "exact":
+            w, V = run.eigh()
+            # curvature the stopping test ignores is no reason to step: it counts as zero
+            w = np.where((w < 0) & (w >= -run.curvature_tol), 0.0, w)
+            a = V.T @ run.g
+            c = shifted_newton_step(w, a, lambda lam: radius, np.linalg.norm(a) / radius)
+            return V @ c, -(a @ c + 0.5 * (w * c) @ c)
+        if run.gnorm <= run.grad_tol:
+            lam, u = descent_eigenvector(run)
+            return radius * u, -(radius * (run.g @ u) + 0.5 * lam * radius**2)
+        return steihaug_cg(run.hvp, run.g, radius)
+
+    def accept(rho, s):
+        nonlocal radius
+        if rho < 0.25:
+            radius = 0.25 * radius
+        elif rho > 0.75 and np.linalg.norm(s) >= 0.99 * radius:
+            radius = min(2 * radius, max_radius)
+        return rho > eta
+
+    def take_step(run):
+        s, decrease = model(run)
+        return _model_step(
+            run, s, decrease, lambda rho: accept(rho, s),
+            lambda: f"the trust radius shrank to {radius:.3g}, below machine precision",
+        )
+
+    return take_step
+
+
+@solver(stationarity="second")
+def cubic_regularization(objective, *, sigma: float = 1.0):
+    """Cubic-regularized Newton with adaptive regularization (ARC).
+
+    Each iteration minimises the cubic model m(s) = L + gᵀs + ½sᵀHs + (σ/3)‖s‖³ exactly: its
+    global minimiser satisfies (H + σ‖s‖I)s = −g with H + σ‖s‖I ⪰ 0 (Nesterov & Polyak 2006,
+    whose M/6 is σ/3 here), found in the eigenbasis of the dense Hessian (counted as p
+    Hessian-vector products per new point; cost O(p³)), hard case included, so the step leaves
+    critical points along negative curvature. With ρ = actual / predicted decrease (regularized
+    against round-off as in :func:`shallowlearn.solvers.ratio_test`), the step is accepted if
+    ρ ≥ 0.1; σ is halved (not below 10⁻⁸) if ρ > 0.9 and doubled if ρ < 0.1 (Cartis, Gould &
+    Toint 2011). The run stops when ‖∇L‖ ≤ ``grad_tol`` and λ_min ≥ −``curvature_tol``. Uses no
+    randomness.
+
+    Parameters
+    ----------
+    sigma : float
+        Initial regularization weight σ > 0 (σ ≈ ρ/2 for a ρ-Lipschitz Hessian is safe).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowlearn import Objective, cubic_regularization
+    >>> obj = Objective(np.eye(2), [1.0, 1.0], v=[1.0])
+    >>> result = cubic_regularization(obj, [0.0, 0.0])
+    >>> result.status, result.loss < 1e-10
+    ('converged', True)
+    """
+    sigma = check_real(sigma, "sigma", low=0.0, strict=True)
+
+    def accept(rho):
+        nonlocal sigma
+        if rho > 0.9:
+            sigma = max(0.5 * sigma, _SIGMA_MIN)
+        elif rho < 0.1:
+            sigma = 2 * sigma
+        return rho >= 0.1
+
+    def take_step(run):
+        w, V = run.eigh()
+        a = V.T @ run.g
+        span = math.sqrt(sigma * np.linalg.norm(a))
+        c = shifted_newton_step(w, a, lambda lam: lam / sigma, span)
+        decrease = -(a @ c + 0.5 * (w * c) @ c + sigma / 3 * np.linalg.norm(c) ** 3)
+        return _model_step(
+            run, V @ c, decrease, accept,
+            lambda: f"σ grew to {sigma:.3g}; the steps fell below machine precision",
+        )
+
+    return take_step
