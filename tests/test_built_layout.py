@@ -13,9 +13,19 @@ its box at all: nothing scrolls on paper.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
-from test_built_html import BUILT, book_pages, book_root, chromium, serve
+# the browser and the server of tests/test_built_html.py, loaded by path (pytest's importlib
+# import mode puts no test folder on sys.path)
+_spec = importlib.util.spec_from_file_location(
+    "shallowlearn_test_built_html", Path(__file__).with_name("test_built_html.py"))
+_built_html = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_built_html)
+BUILT, book_pages, book_root = _built_html.BUILT, _built_html.book_pages, _built_html.book_root
+chromium, serve = _built_html.chromium, _built_html.serve
 
 pytestmark = pytest.mark.skipif(
     not BUILT, reason="set SHALLOWLEARN_BUILT_HTML to a built book (_build/html) to run"
