@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
@@ -111,6 +113,114 @@ def test_edition_config():
     assert config["execute"]["cache"] == str(ROOT / "_build" / ".jupyter_cache")
     assert config["sphinx"]["local_extensions"] == {"x": "book/_ext", "student_hide": "book/_tools"}
     assert config["sphinx"]["config"]["html_copy_source"] is False
+
+
+# --out: the script never deletes what it did not create (issue #15)
+
+
+@pytest.fixture
+def fake_repo(tmp_path):
+    """A throwaway repository with a one-chapter book, so no test can touch the real one."""
+    root = tmp_path / "home" / "repo"
+    (root / "book").mkdir(parents=True)
+    (root / "book" / "index.md").write_text(EXAMPLE, encoding="utf-8")
+    (root / "_config.yml").write_text("title: T\nexecute:\n  execute_notebooks: cache\n",
+                                      encoding="utf-8")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/index\n", encoding="utf-8")
+    return root
+
+
+def _tree(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
+
+
+def test_edition_leaves_a_marker_and_replaces_only_what_it_wrote(fake_repo, tmp_path):
+    out = tmp_path / "edition"
+    assert edition.prepare(out, fake_repo) == 1
+    assert (out / edition.MARKER).is_file()
+    assert "The answer" not in (out / "book" / "index.md").read_text(encoding="utf-8")
+    # a second run into its own edition: the old copy of the book goes, the rest stays
+    (out / "book" / "stale.md").write_text("from an older book", encoding="utf-8")
+    (out / "notes.txt").write_text("the instructor's", encoding="utf-8")
+    (out / "_build").mkdir()
+    (out / "_build" / "last-build").write_text("kept", encoding="utf-8")
+    assert edition.prepare(out, fake_repo) == 1
+    assert not (out / "book" / "stale.md").exists()
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "the instructor's"
+    assert (out / "_build" / "last-build").is_file()
+    assert (out / "book" / "index.md").is_file() and (out / edition.MARKER).is_file()
+
+
+def test_edition_into_an_empty_folder(fake_repo, tmp_path):
+    out = tmp_path / "empty"
+    out.mkdir()
+    edition.prepare(out, fake_repo)
+    assert (out / edition.MARKER).is_file() and (out / "_config.yml").is_file()
+
+
+def test_edition_without_marker_written_by_an_older_script_is_recognised(fake_repo, tmp_path):
+    out = tmp_path / "old-edition"
+    (out / "book").mkdir(parents=True)
+    (out / "_config.yml").write_text(edition.GENERATED + " from the book's _config.yml: do not "
+                                     "edit.\ntitle: T\n", encoding="utf-8")
+    edition.prepare(out, fake_repo)
+    assert (out / edition.MARKER).is_file()
+
+
+def test_non_empty_folder_without_marker_is_refused(fake_repo, tmp_path):
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "chapter1.tex").write_text("mine", encoding="utf-8")
+    with pytest.raises(edition.EditionError, match="not empty and holds no student edition"):
+        edition.prepare(out, fake_repo)
+    assert _tree(out) == {"chapter1.tex"}
+
+
+@pytest.mark.parametrize("up", [0, 1, 2], ids=["the-repository", "its-parent", "two-up"])
+def test_repository_and_folders_that_contain_it_are_refused(fake_repo, up):
+    out = fake_repo.parents[up - 1] if up else fake_repo
+    (out / edition.MARKER).write_text("planted", encoding="utf-8")  # the marker does not help
+    before = _tree(out)
+    what = "is the repository" if up == 0 else "contains the repository"
+    with pytest.raises(edition.EditionError, match=what):
+        edition.prepare(out, fake_repo)
+    assert _tree(out) == before
+
+
+def test_folders_inside_the_book_and_files_are_refused(fake_repo, tmp_path):
+    with pytest.raises(edition.EditionError, match="inside the book's sources"):
+        edition.prepare(fake_repo / "book" / "student", fake_repo)
+    assert not (fake_repo / "book" / "student").exists()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x", encoding="utf-8")
+    with pytest.raises(edition.EditionError, match="not a folder"):
+        edition.prepare(a_file, fake_repo)
+    assert a_file.read_text(encoding="utf-8") == "x"
+
+
+def _run_script(*args: str) -> subprocess.CompletedProcess:
+    script = BOOK / "_tools" / "student_edition.py"
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+
+
+@pytest.mark.parametrize("case", ["non-empty-folder", "the-repository"])
+def test_script_refuses_in_one_line_with_status_2(case, tmp_path):
+    if case == "the-repository":
+        out = ROOT
+    else:
+        out = tmp_path / "mine"
+        out.mkdir()
+        (out / "keep.txt").write_text("keep", encoding="utf-8")
+    before = _tree(out) if out != ROOT else None
+    done = _run_script("--out", str(out), "--no-build")
+    assert done.returncode == 2, done
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("student_edition.py: error: --out "), done.stderr
+    assert done.stdout == ""
+    if before is not None:
+        assert _tree(out) == before
 
 
 NORMAL = os.environ.get("SHALLOWLEARN_BUILT_HTML", "")

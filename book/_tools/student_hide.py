@@ -59,4 +59,7 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("student-hidden-start", HiddenStart)
     app.add_directive("student-hidden-end", HiddenEnd)
     app.connect("doctree-read", _drop_hidden)
+    # for ``{only} not student_edition`` blocks, such as the introduction's link to the book's
+    # PDF, which has the solutions
+    app.tags.add("student_edition")
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
