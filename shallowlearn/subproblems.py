@@ -24,10 +24,10 @@ __all__ = ["KrylovStep", "lanczos_step", "shifted_newton_step", "steihaug_cg"]
 # is below this fraction of it: √eps, the accuracy of eigenvectors of a nearly repeated
 # eigenvalue times the gradient.
 _HARD = float(np.sqrt(np.finfo(float).eps))
+_TINY = float(np.finfo(float).tiny)
 _BREAKDOWN = 1e-10  # a Lanczos coefficient below this fraction of ‖T‖: an invariant subspace
-_MAX_BASIS = 500
-_INTERIOR = lambda gnorm: gnorm * min(0.5, gnorm)
-_BOUNDARY = lambda gnorm: gnorm * min(0.5, math.sqrt(gnorm))  # Lanczos vectors kept at most (memory: 500 p floats)
+_MAX_BASIS = 500  # Lanczos vectors kept at most (memory: 500 p floats)
+_FORECAST_STEPS = 5  # the model is solved at least every this many Lanczos steps
 
 
 def _check_model(radius, sigma):
@@ -84,24 +84,23 @@ def shifted_newton_step(w, a, *, radius=None, sigma=None):
 
 def _shifted(w, a, radius, sigma, guess=None):
     """:func:`shifted_newton_step`'s step and its shift λ; ``guess`` is a first shift to try."""
-    flat = 1e-12 * max(abs(w[0]), abs(w[-1]), np.finfo(float).tiny)
+    flat = 1e-12 * max(abs(w[0]), abs(w[-1]), _TINY)
     lam_lo = -w[0] if w[0] < -flat else 0.0
     slope = 0.0 if sigma is None else 1.0 / sigma  # the target length is radius + slope·λ
 
     def target(lam):
         return radius if sigma is None else lam / sigma
 
-    edge = w + lam_lo <= flat
+    edge = int(np.searchsorted(w, flat - lam_lo, side="right"))  # w ascending: a prefix
     c = np.zeros_like(a)
-    c[~edge] = -a[~edge] / (w[~edge] + lam_lo)
+    c[edge:] = -a[edge:] / (w[edge:] + lam_lo)
     anorm = math.sqrt(a @ a)
-    hard = math.sqrt(a[edge] @ a[edge]) <= _HARD * anorm
+    hard = math.sqrt(a[:edge] @ a[:edge]) <= _HARD * anorm
     if hard and math.sqrt(c @ c) <= target(lam_lo):
         # with negative curvature, fill the step up to the target along the bottom eigenvector;
         # without, the model is flat there and c is its smallest minimiser
-        if edge.any() and lam_lo > 0:
-            j = np.flatnonzero(edge)[0]
-            c[j] = -math.copysign(math.sqrt(max(target(lam_lo) ** 2 - c @ c, 0.0)), a[j])
+        if edge and lam_lo > 0:
+            c[0] = -math.copysign(math.sqrt(max(target(lam_lo) ** 2 - c @ c, 0.0)), a[0])
         return c, lam_lo
     # the root lies in (lo, hi]: at hi = lam_lo + span, ‖c‖ ≤ ‖a‖/span ≤ target
     lo = lam_lo
@@ -116,18 +115,17 @@ def _shifted(w, a, radius, sigma, guess=None):
             lo = lam
         else:
             hi = lam
-        if abs(norm - goal) <= 1e-13 * goal or not np.isfinite(norm):
+        if abs(norm - goal) <= 1e-11 * goal or not math.isfinite(norm):
             break
         # Newton on φ(λ) = 1/‖c‖ − 1/target(λ), concave and increasing
-        dnorm = -(c @ (c / shifted)) / norm
-        dphi = -dnorm / norm**2 + slope / goal**2
+        dphi = (c @ (c / shifted)) / norm**3 + slope / goal**2
         new = lam - (1.0 / norm - 1.0 / goal) / dphi
         if not lo < new < hi:
             new = 0.5 * (lo + hi)
             if not lo < new < hi:
                 break
         lam = new
-    if not np.isfinite(norm) or norm > target(lam) * (1 + 1e-12):
+    if not math.isfinite(norm) or norm > target(lam) * (1 + 1e-10):
         lam, c = hi, -a / (w + hi)  # the bracket's safe side
     return c, lam
 
@@ -167,15 +165,18 @@ def lanczos_step(hvp, g, *, radius=None, sigma=None, flat=0.0, rtol=None, max_pr
 
     Lanczos on the Hessian from q₁ = g/‖g‖, with full reorthogonalization, gives an
     orthonormal basis Qⱼ and a tridiagonal Tⱼ = QⱼᵀHQⱼ; the model restricted to the span,
-    ‖g‖e₁ᵀh + ½hᵀTⱼh on ‖h‖ ≤ Δ (or + (σ/3)‖h‖³), is solved exactly: while Tⱼ is positive
-    definite and its Newton step fits in the ball, by the LDLᵀ factorization that also drives
-    conjugate gradients; otherwise, once negative curvature or the boundary shows up, in the
-    eigenbasis of Tⱼ by :func:`shifted_newton_step` (the GLTR method for the trust region; the
-    Lanczos subproblem of ARC for the cubic model). The step s = Qⱼh leaves the model gradient
-    βⱼ abs(hⱼ) qⱼ₊₁ outside the space; the iteration stops when that is at most
-    ‖g‖·min(½, √‖g‖), the forcing term of :func:`steihaug_cg` (superlinear convergence of the
-    outer iteration), or ``rtol``·‖g‖ if given. Ritz values in [−``flat``, 0) count as zero in
-    the model, as in the exact trust-region solve.
+    ‖g‖e₁ᵀh + ½hᵀTⱼh on ‖h‖ ≤ Δ (or + (σ/3)‖h‖³), is solved exactly: by the LDLᵀ
+    factorization of Tⱼ (the one behind conjugate gradients) while Tⱼ is positive definite
+    and its Newton step fits in the ball, otherwise in the eigenbasis of Tⱼ by
+    :func:`shifted_newton_step` (the GLTR method for the trust region; the Lanczos subproblem
+    of ARC for the cubic model). The step s = Qⱼh leaves the model gradient βⱼ abs(hⱼ) qⱼ₊₁
+    outside the space; the iteration stops when that is at most ‖g‖·min(½, √‖g‖), the forcing
+    term of :func:`steihaug_cg` (superlinear convergence of the outer iteration), or
+    ``rtol``·‖g‖ if given. The model is not solved at every step: the LDLᵀ factorization of
+    Tⱼ + λI, with λ the last shift found (0 at first), is extended by one row per step and
+    forecasts the residual; the model is solved when the forecast passes the test, when the
+    factorization fails (curvature below −λ), and at least every 5 steps. Ritz values in
+    [−``flat``, 0) count as zero in the model, as in the exact trust-region solve.
 
     When the Krylov space becomes invariant before the test passes (βⱼ ≤ 10⁻¹⁰‖T‖), the part
     of H that g does not see can still hold the negative curvature of the hard case: Lanczos
@@ -225,11 +226,11 @@ def lanczos_step(hvp, g, *, radius=None, sigma=None, flat=0.0, rtol=None, max_pr
     Q = np.empty((min(limit, 32) + 1, p))
     Q[0] = g / gnorm
     alpha, beta = [], []
-    pivots, forward = [], []  # LDLᵀ of T: the pivots d and L⁻¹(−‖g‖e₁)
-    in_ball = radius is not None  # the interior (Newton) branch is still possible
-    restart, lam, scale = None, None, 0.0
+    T = np.zeros((limit, limit))  # the tridiagonal Lanczos matrix, filled as it grows
+    shift, factor = 0.0, ([], [])  # LDLᵀ of T + shift·I (None once it fails)
+    restart, lam, scale, unsolved = None, None, 0.0, 0
     h = np.zeros(1)
-    residual, theta0, converged = np.inf, np.inf, False
+    residual, curvature, converged = np.inf, 0.0, False
     for j in range(limit):
         w = hvp(Q[j])
         # classical Gram–Schmidt against the whole basis, twice (full reorthogonalization)
@@ -241,45 +242,48 @@ def lanczos_step(hvp, g, *, radius=None, sigma=None, flat=0.0, rtol=None, max_pr
         a_j = float(first[j] + second[j])
         b_j = math.sqrt(w @ w)
         alpha.append(a_j)
-        previous = beta[-1] if beta else 0.0
-        scale = max(scale, abs(a_j) + b_j + previous)
-        done = False
-        if in_ball:
-            d_j = a_j - (previous**2 / pivots[-1] if j else 0.0)
-            z_j = -gnorm if not j else -(previous / pivots[-1]) * forward[-1]
-            if d_j <= 0:
-                in_ball = False
-            else:
-                pivots.append(d_j)
-                forward.append(z_j)
-                residual = b_j * abs(z_j / d_j)
-                if residual <= tol or j + 1 == limit or b_j <= _BREAKDOWN * scale:
-                    h = _back_substitute(pivots, forward, beta)
-                    if h @ h <= radius**2:
-                        theta0 = float(np.linalg.eigvalsh(_tridiagonal(alpha, beta))[0])
-                        converged = residual <= tol or b_j <= _BREAKDOWN * scale
-                        done = True
-                    else:
-                        in_ball = False
-        if not in_ball and not done:
-            theta, Y = np.linalg.eigh(_tridiagonal(alpha, beta))
-            theta0 = float(theta[0])
-            model = np.where((theta < 0) & (theta >= -flat), 0.0, theta)
-            c, lam = _shifted(model, gnorm * Y[0], radius, sigma, lam)
-            h = Y @ c
-            residual = b_j * abs(h[-1])
-            settled = restart is None or _restart_settled(theta, Y, restart, b_j, scale)
-            converged = residual <= tol and settled
-            done = converged
+        T[j, j] = a_j
+        scale = max(scale, abs(a_j) + b_j + (beta[-1] if beta else 0.0))
         invariant = b_j <= _BREAKDOWN * scale
+        # the residual of (T + shift·I)h = −‖g‖e₁, from one more step of the factorization: a
+        # cheap forecast of the model's residual that says when solving the model is worth it
+        forecast = np.inf
+        if factor is not None:
+            factor = _extend_ldl(factor, a_j + shift, beta, gnorm)
+            if factor is not None:
+                pivots, forward = factor
+                forecast = b_j * abs(forward[-1] / pivots[-1])
+        done = False
+        if (factor is None or forecast <= tol or invariant or j + 1 == limit
+                or unsolved >= _FORECAST_STEPS):
+            unsolved = 0
+            interior = False
+            if radius is not None and shift == 0.0 and factor is not None:
+                # T ≻ 0: the Newton step of the span, if it fits in the ball, is the answer
+                h = _back_substitute(*factor, beta)
+                interior = h @ h <= radius**2
+                if interior:
+                    residual, curvature = forecast, -gnorm * h[0]  # hᵀTh, as Th = −‖g‖e₁
+                    converged = done = forecast <= tol or invariant
+            if not interior:
+                theta, Y = np.linalg.eigh(T[: j + 1, : j + 1])
+                model = np.where((theta < 0) & (theta >= -flat), 0.0, theta)
+                c, lam = _shifted(model, gnorm * Y[0], radius, sigma, lam)
+                h = Y @ c
+                residual, curvature = b_j * abs(h[-1]), float(model @ (c * c))
+                settled = restart is None or _restart_settled(theta, Y, restart, b_j, scale)
+                converged = done = residual <= tol and settled
+                shift = lam
+                factor = _extend_ldl(([], []), None, beta, gnorm, alpha=[a + shift for a in alpha])
+        else:
+            unsolved += 1
         if invariant and restart is None and j + 1 < limit:
             # an invariant subspace: restart from a random vector orthogonal to the basis
             gen = np.random.default_rng(0) if rng is None else rng
             w = gen.standard_normal(p)
             for _ in range(2):
                 w -= basis.T @ (basis @ w)
-            restart, in_ball = j + 1, False
-            b_j, w = 0.0, w / math.sqrt(w @ w)
+            restart, b_j, w = j + 1, 0.0, w / math.sqrt(w @ w)
         elif done or invariant or j + 1 == limit:
             converged = converged or invariant  # the solve on invariant subspaces is exact
             break
@@ -289,12 +293,27 @@ def lanczos_step(hvp, g, *, radius=None, sigma=None, flat=0.0, rtol=None, max_pr
             Q = np.concatenate([Q, np.empty((min(Q.shape[0], limit + 1 - Q.shape[0]), p))])
         Q[j + 1] = w
         beta.append(b_j)
-    m = h.size
-    s = Q[:m].T @ h
-    curvature = _model_curvature(_tridiagonal(alpha[:m], beta), h, flat)
+        T[j, j + 1] = T[j + 1, j] = b_j
+    s = Q[: h.size].T @ h
+    ritz_min = float(np.linalg.eigvalsh(T[: h.size, : h.size])[0])
     decrease = -(gnorm * h[0] + 0.5 * curvature + (0.0 if sigma is None else sigma / 3 * (h @ h) ** 1.5))
     return KrylovStep(step=s, decrease=float(decrease), products=len(alpha),
-                      converged=bool(converged), residual=float(residual), ritz_min=float(theta0))
+                      converged=bool(converged), residual=float(residual), ritz_min=ritz_min)
+
+
+def _extend_ldl(factor, diagonal, beta, gnorm, alpha=None):
+    """The LDLᵀ factorization of a tridiagonal matrix extended by one row (``diagonal``, with
+    the last of ``beta`` beside it), or rebuilt from a whole diagonal ``alpha``: the pivots d
+    and z = L⁻¹(−‖g‖e₁); None if a pivot is not positive."""
+    pivots, forward = factor
+    for a in ([diagonal] if alpha is None else alpha):
+        i = len(pivots)
+        d = a - (beta[i - 1] ** 2 / pivots[-1] if i else 0.0)
+        if not d > 0:
+            return None
+        forward.append(-gnorm if not i else -(beta[i - 1] / pivots[-1]) * forward[-1])
+        pivots.append(d)
+    return pivots, forward
 
 
 def _back_substitute(pivots, forward, beta):
@@ -307,13 +326,6 @@ def _back_substitute(pivots, forward, beta):
     return np.array(h)
 
 
-def _tridiagonal(alpha, beta):
-    """The symmetric tridiagonal matrix with diagonal alpha and the first len(alpha) − 1 of
-    beta beside it."""
-    off = beta[: len(alpha) - 1]
-    return np.diag(alpha) + np.diag(off, 1) + np.diag(off, -1)
-
-
 def _restart_settled(theta, Y, restart, b_j, scale) -> bool:
     """Whether the smallest Ritz pair of the block after the restart has converged."""
     block = np.flatnonzero(np.sum(Y[restart:] ** 2, axis=0) > 0.5)
@@ -321,14 +333,6 @@ def _restart_settled(theta, Y, restart, b_j, scale) -> bool:
         return False
     i = block[np.argmin(theta[block])]
     return b_j * abs(Y[-1, i]) <= 1e-6 * scale
-
-
-def _model_curvature(T, h, flat):
-    """hᵀTh with the Ritz values in [−flat, 0) counted as zero."""
-    theta, Y = np.linalg.eigh(T)
-    model = np.where((theta < 0) & (theta >= -flat), 0.0, theta)
-    y = Y.T @ h
-    return float(model @ (y * y))
 
 
 def steihaug_cg(hvp, g, radius):
