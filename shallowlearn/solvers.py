@@ -140,7 +140,8 @@ class SolverResult:
         gradient counts one, and so does the full evaluation at the end of each epoch).
     n_hvp : int
         Hessian-vector products. A dense Hessian counts as p products (it costs about as
-        much). The final ``lambda_min`` diagnostic is not counted.
+        much). The final ``lambda_min`` diagnostic is not counted, nor are the few products that
+        time the objective's curvature costs once (:func:`~shallowlearn.costs.curvature_costs`).
     history : SolverHistory
     time : float
         Wall time of the run in seconds (without the final ``lambda_min`` diagnostic).

@@ -57,8 +57,9 @@ def shifted_newton_step(w, a, *, radius=None, sigma=None):
     numpy.ndarray
         The step in the eigenbasis. The shift λ ≥ λ_lo = max(0, −w₀) is the smallest with
         ‖c(λ)‖ ≤ Δ (trust region) or the one with ‖c(λ)‖ = λ/σ (cubic), found by safeguarded
-        Newton steps on 1/‖c(λ)‖ − 1/Δ, or 1/‖c(λ)‖ − σ/λ (Moré & Sorensen 1983; Cartis, Gould
-        & Toint 2011, §6.1). In the hard case (a has no component, to √eps relative, on the
+        Newton steps on both ‖c(λ)‖ − target(λ), convex, and 1/‖c(λ)‖ − 1/target(λ), concave
+        (Moré & Sorensen 1983; Cartis, Gould & Toint 2011, §6.1), keeping the larger: both
+        stay below the root. In the hard case (a has no component, to √eps relative, on the
         bottom eigenspace, and ‖c(λ_lo)‖ is below the target) with negative curvature, the
         step is filled up to the target length along a bottom eigenvector: this is how the
         step leaves a critical point (a = 0) with negative curvature. Eigenvalues within
@@ -113,13 +114,20 @@ def _shifted(w, a, radius, sigma, guess=None):
         goal = target(lam)
         if norm > goal:
             lo = lam
+            if sigma is not None:  # ‖c‖ decreases in λ, so the root is below σ‖c(λ)‖
+                hi = min(hi, sigma * norm)
         else:
             hi = lam
+            if sigma is not None:
+                lo = max(lo, sigma * norm)
         if abs(norm - goal) <= 1e-11 * goal or not math.isfinite(norm):
             break
-        # Newton on φ(λ) = 1/‖c‖ − 1/target(λ), concave and increasing
-        dphi = (c @ (c / shifted)) / norm**3 + slope / goal**2
-        new = lam - (1.0 / norm - 1.0 / goal) / dphi
+        # Newton steps on ψ(λ) = ‖c‖ − target(λ), convex and decreasing, and on
+        # φ(λ) = 1/‖c‖ − 1/target(λ), concave and increasing: each tangent stays on one side of
+        # its function, so both steps land at or below the root, and the larger is kept
+        dnorm = -(c @ (c / shifted)) / norm
+        new = max(lam - (norm - goal) / (dnorm - slope),
+                  lam - (1.0 / norm - 1.0 / goal) / (-dnorm / norm**2 + slope / goal**2))
         if not lo < new < hi:
             new = 0.5 * (lo + hi)
             if not lo < new < hi:
@@ -182,7 +190,13 @@ def lanczos_step(hvp, g, *, radius=None, sigma=None, flat=0.0, rtol=None, max_pr
     of H that g does not see can still hold the negative curvature of the hard case: Lanczos
     restarts once from a random vector orthogonal to the basis, T gets a second, uncoupled
     block, and the iteration goes on until that block's smallest Ritz pair has converged too.
-    The solve in the eigenbasis of T then fills the step along it if the hard case holds.
+    The solve in the eigenbasis of T then fills the step along it if the hard case holds. This
+    is the hard case as it arises here, g living on a part of H decoupled from the rest (hidden
+    units with zero weights, whose products vanish exactly). A hard case that only rounding
+    hides (g orthogonal to the bottom eigenvector of a dense H) leaves no trace in the Krylov
+    space, as for any Krylov method; it is not stable under perturbation, and the case that
+    matters to the solvers, a critical point with negative curvature, they handle with an
+    eigenvector step.
 
     Parameters
     ----------
@@ -229,7 +243,7 @@ def lanczos_step(hvp, g, *, radius=None, sigma=None, flat=0.0, rtol=None, max_pr
     Q = np.empty((min(limit, 32) + 1, p))
     Q[0] = g / gnorm
     alpha, beta = [], []
-    T = np.zeros((limit, limit))  # the tridiagonal Lanczos matrix, filled as it grows
+    T = np.zeros((Q.shape[0], Q.shape[0]))  # the tridiagonal Lanczos matrix, grown with Q
     shift, factor = 0.0, ([], [])  # LDLᵀ of T + shift·I (None once it fails)
     restart, lam, scale, unsolved = None, None, 0.0, 0
     h = np.zeros(1)
@@ -294,6 +308,9 @@ def lanczos_step(hvp, g, *, radius=None, sigma=None, flat=0.0, rtol=None, max_pr
             w = w / b_j
         if j + 1 == Q.shape[0]:
             Q = np.concatenate([Q, np.empty((min(Q.shape[0], limit + 1 - Q.shape[0]), p))])
+            grown = np.zeros((Q.shape[0], Q.shape[0]))
+            grown[: j + 1, : j + 1] = T[: j + 1, : j + 1]
+            T = grown
         Q[j + 1] = w
         beta.append(b_j)
         T[j, j + 1] = T[j + 1, j] = b_j
