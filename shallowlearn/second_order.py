@@ -75,6 +75,8 @@ class _Route:
             costs = run.costs
             self.route = "krylov" if costs.prefers_krylov() else "exact"
             self.budget = costs.krylov_budget()
+        if self.route == "exact":
+            run.curvature_route = "dense"  # the stationarity test reuses the step's eigh
         return self.route
 
     def krylov(self, run, **model):

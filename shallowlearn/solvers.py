@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import scipy.linalg
 from tqdm.auto import tqdm
 
 from . import spectrum
@@ -264,12 +265,22 @@ class Run:
         return self.costs.prefers_dense_spectrum()
 
     def smallest_eigenpair(self):
-        """λ_min and a unit eigenvector, by the route of :meth:`curvature_is_dense`: dense, or
-        the iterative route of :func:`~shallowlearn.spectrum.hessian_spectrum`."""
+        """λ_min and a unit eigenvector, by the route of :meth:`curvature_is_dense`: dense (the
+        full :meth:`eigh` on the ``"dense"`` route, which the exact subproblem reuses, else the
+        bottom pair alone), or the iterative route of
+        :func:`~shallowlearn.spectrum.hessian_spectrum`."""
         if self._bottom is None:
-            if self._spectrum is not None or self.curvature_is_dense():
-                w, V = self.eigh()
+            if self._spectrum is not None or self.curvature_route == "dense":
+                w, V = self.eigh()  # the exact subproblem at this point needs all of them
                 self._bottom = (float(w[0]), V[:, 0], "dense", self._spectrum[2])
+            elif self.curvature_is_dense():
+                self.n_hvp += self.objective.p
+                H = self.point.hessian()
+                if not np.all(np.isfinite(H)):
+                    raise np.linalg.LinAlgError("the Hessian is not finite at this point")
+                w, V = scipy.linalg.eigh(H, subset_by_index=[0, 0], driver="evr")
+                u = V[:, 0]
+                self._bottom = (float(w[0]), u, "dense", float(np.linalg.norm(H @ u - w[0] * u)))
             else:
                 found = spectrum.hessian_spectrum(
                     self.objective, self.point, method="iterative", n_top=1, rng=self.rng
