@@ -16,6 +16,7 @@ How the modules fit together (each name is a module)::
                        │                 │
                        ▼                 ▼
     solvers (run loop) ◄─ first_order, second_order ◄─ subproblems
+        ▲ costs (measured: dense or matrix-free curvature, which is cheaper)
     batched (many gradient-descent runs as array computations)
     spectrum ─► critical_points, slices, quadratic (the lifted convex problem)
     protocols ─► runner ─► results_io, statistics ─► plotting

@@ -23,8 +23,22 @@ folder given by ``--out``; ``shallowlearn/results/bench.md`` holds the measureme
    against :func:`~shallowlearn.spectrum.hessian_spectrum`'s structured iterative route on a planted
    problem with p = kd = 20,000 (``--quick``: 800, with the dense route too).
 
+4. **Second-order solvers against scipy** (:func:`solver_rows`):
+   :func:`~shallowlearn.second_order.trust_region` and
+   :func:`~shallowlearn.second_order.cubic_regularization` against
+   ``scipy.optimize.minimize(method="trust-krylov")`` and ``"trust-ncg"`` fed the package's
+   ``Objective.value``, ``Objective.grad`` and ``Objective.hvp`` (each call a forward pass;
+   for reference also trust-ncg on one cached evaluation point per θ, as the package's own
+   solvers use, without a target), on Theorem 2.1 problems
+   (:func:`theorem21_problem`: quadratic φ, v half +1 and half −1 and fixed, random labels,
+   n ≤ d(d+1)/2 so that the global minimum is 0, W₀ with N(0, 1/d) entries) with
+   (d, k, n) = (8, 16, 30), (20, 40, 150) and (50, 100, 1000), p = 128, 800 and 5,000. Every
+   run stops at L ≤ 10⁻¹⁰ (scipy through a callback); the package's wall time includes the
+   λ_min certificate of its result. Each side counts its best of ``--repeat`` alternating
+   rounds; the target is at most 1.5 times the faster scipy method.
+
 ``--quick`` runs a reduced Figure 3a protocol (3 teachers × 3 starts, at most 5,000 steps) and
-loops over all of its runs.
+loops over all of its runs, and the solver comparison without p = 5,000.
 """
 
 from __future__ import annotations
@@ -37,17 +51,20 @@ import time
 import tracemalloc
 
 import numpy as np
+from scipy.optimize import minimize
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .batched import batched_gradient_descent
-from .data import planted
+from .data import planted, random_labels
 from .first_order import gradient_descent
 from .objective import Objective
 from .protocols import get_protocol, protocol_inputs
+from .second_order import cubic_regularization, trust_region
 from .spectrum import HessianOperator, hessian_spectrum
 from .validation import as_rng, check_positive_int
 
-__all__ = ["engine_rows", "gradient_rows", "spectrum_rows", "write_report"]
+__all__ = ["engine_rows", "gradient_rows", "solver_rows", "spectrum_rows", "theorem21_problem",
+           "write_report"]
 
 _QUICK_MAX_ITER = 5_000
 SPECTRUM_SIZES = {"full": (2000, 100, 200), "quick": (400, 20, 40)}
@@ -298,6 +315,116 @@ def spectrum_table(rows: list[dict], header: str) -> str:
             f"{base['wall'] / row['wall']:6.1f}x {ratio}"
         )
     return "\n".join(lines)
+
+
+# --- 4. second-order solvers against scipy ------------------------------------------------------
+
+#: (d, k, n) of the solver comparison: p = kd = 128, 800 and 5,000, each n ≤ d(d+1)/2.
+SOLVER_SIZES = ((8, 16, 30), (20, 40, 150), (50, 100, 1000))
+_SOLVER_LOSS = 1e-10  # every run of the solver comparison stops at this loss
+_SOLVER_TARGET = 1.5  # the package may take at most this multiple of the faster scipy method
+
+
+def theorem21_problem(d: int, k: int, n: int, seed: int = 0):
+    """A problem of Theorem 2.1 and a random start: (objective, θ₀).
+
+    Quadratic activation, v = (+1 × k/2, −1 × k/2) fixed, random labels
+    (:func:`~shallowlearn.data.random_labels`) and W₀ with N(0, 1/d) entries. With
+    n ≤ d(d+1)/2 the global minimum is 0.
+
+    Examples
+    --------
+    >>> from shallowlearn.bench import theorem21_problem
+    >>> obj, theta0 = theorem21_problem(4, 6, 10)
+    >>> obj.p, theta0.shape, obj.v.tolist()
+    (24, (24,), [1.0, 1.0, 1.0, -1.0, -1.0, -1.0])
+    """
+    data = random_labels(n=n, d=d, rng=seed)
+    v = np.r_[np.ones(k // 2), -np.ones(k - k // 2)]
+    obj = Objective(data.X, data.y, "quadratic", v=v)
+    return obj, as_rng(seed + 1).normal(0.0, 1.0 / np.sqrt(d), size=obj.p)
+
+
+def _scipy(method: str, cached: bool = False):
+    """scipy's ``method`` on Objective.value, .grad and .hvp (each a forward pass), or, with
+    ``cached``, on one evaluation point per θ that all three share."""
+    def run(obj, theta0):
+        def stop(intermediate_result):
+            if intermediate_result.fun <= _SOLVER_LOSS:
+                raise StopIteration
+
+        if cached:
+            points = {}
+
+            def point(theta):
+                key = theta.tobytes()
+                if key not in points:
+                    points.clear()
+                    points[key] = obj.at(theta, validate=False)
+                return points[key]
+
+            fun, jac, hessp = (lambda t: point(t).value), (lambda t: point(t).grad), (
+                lambda t, u: point(t).hvp(u))
+        else:
+            fun, jac, hessp = obj.value, obj.grad, obj.hvp
+        res = minimize(fun, theta0, jac=jac, hessp=hessp, method=method, callback=stop,
+                       options={"gtol": 1e-12, "maxiter": 1000})
+        return float(res.fun), None
+    return run
+
+
+def _package(solver):
+    def run(obj, theta0):
+        res = solver(obj, theta0, loss_tol=_SOLVER_LOSS, grad_tol=1e-12, max_iter=1000,
+                     progress=False)
+        return res.loss, res
+    return run
+
+
+_SOLVER_RUNS = {
+    "scipy trust-krylov": _scipy("trust-krylov"),
+    "scipy trust-ncg": _scipy("trust-ncg"),
+    "scipy trust-ncg, one cached point per theta": _scipy("trust-ncg", cached=True),
+    "trust_region": _package(trust_region),
+    "cubic_regularization": _package(cubic_regularization),
+}
+
+
+def solver_rows(*, quick: bool = False, repeat: int = 3, sizes=None) -> list[tuple]:
+    """The rows of benchmark 4 (module docstring): (label, value, target, passed or None).
+
+    ``sizes`` replaces :data:`SOLVER_SIZES` (``quick``: the first two).
+    """
+    repeat = check_positive_int(repeat, "repeat")
+    sizes = (SOLVER_SIZES[:2] if quick else SOLVER_SIZES) if sizes is None else sizes
+    rows = []
+    for d, k, n in sizes:
+        obj, theta0 = theorem21_problem(d, k, n)
+        best = {name: np.inf for name in _SOLVER_RUNS}
+        final = {}
+        for _ in range(repeat):
+            for name, run in _SOLVER_RUNS.items():
+                start = time.perf_counter()
+                final[name] = run(obj, theta0)
+                best[name] = min(best[name], time.perf_counter() - start)
+        rows.append((f"Theorem 2.1, p={obj.p} (d={d}, k={k}, n={n}), to L <= {_SOLVER_LOSS:g}",
+                     "wall | final L", f"best of {repeat}", None))
+        for name in _SOLVER_RUNS:
+            rows.append((f"  {name}", f"{best[name] * 1e3:.1f} ms | {final[name][0]:.1e}", "",
+                         None))
+        peer = min(best["scipy trust-krylov"], best["scipy trust-ncg"])
+        for name in ("trust_region", "cubic_regularization"):
+            loss, res = final[name]
+            rows.append((f"  {name}: lambda_min ({res.lambda_min_route})",
+                         f"{res.lambda_min:.1e} +- {res.lambda_min_residual:.0e}", "", None))
+            ratio = best[name] / peer
+            rows.append((f"  {name} / faster scipy (certificate included)", f"{ratio:.2f}x",
+                         f"<= {_SOLVER_TARGET}x", bool(ratio <= _SOLVER_TARGET
+                                                      and loss <= _SOLVER_LOSS)))
+            rows.append((f"  {name} / scipy trust-ncg on a cached point",
+                         f"{best[name] / best['scipy trust-ncg, one cached point per theta']:.2f}x",
+                         "", None))
+    return rows
 
 
 # --- the report ----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 - ``run PROTOCOL``: run an experiment protocol (:mod:`shallowlearn.protocols`), save its
   results (JSON) and figure (PNG), print a summary.
-- ``bench``: time the batched engine and the fused gradient (:mod:`shallowlearn.bench`).
+- ``bench``: time the batched engine, the fused gradient and the second-order solvers against
+  scipy (:mod:`shallowlearn.bench`; ``--solvers``: only the last).
 - ``bench-spectrum``: time the routes to the most negative Hessian eigenvalue.
 - ``grade SUBMISSION...``: run and check students' assignment notebooks and write a gradebook
   (:mod:`shallowlearn.grading`).
@@ -132,8 +133,12 @@ def report(results) -> str:
 def _bench(args) -> int:
     from . import bench
 
-    rows = bench.engine_rows(quick=args.quick, repeat=args.repeat, progress=not args.no_progress)
-    rows += bench.gradient_rows()
+    rows = []
+    if not args.solvers:
+        rows += bench.engine_rows(quick=args.quick, repeat=args.repeat,
+                                  progress=not args.no_progress)
+        rows += bench.gradient_rows()
+    rows += bench.solver_rows(quick=args.quick, repeat=max(3, args.repeat))
     text = bench.table(rows)
     print(text)
     if args.out is not None:
@@ -240,13 +245,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     bench = commands.add_parser(
-        "bench", help="time the batched engine and the fused gradient",
-        description="Time the batched engine against per-run loops, and the fused gradient "
-                    "against hand-written numpy and autograd. Run with OPENBLAS_NUM_THREADS=1.",
+        "bench", help="time the batched engine, the fused gradient and the second-order solvers",
+        description="Time the batched engine against per-run loops, the fused gradient "
+                    "against hand-written numpy and autograd, and the trust region and cubic "
+                    "regularization against scipy's trust-krylov and trust-ncg. Run with "
+                    "OPENBLAS_NUM_THREADS=1.",
         formatter_class=defaults)
-    bench.add_argument("--quick", action="store_true", help="reduced Figure 3a protocol")
+    bench.add_argument("--quick", action="store_true",
+                       help="reduced Figure 3a protocol; solvers without p = 5,000")
     bench.add_argument("--repeat", type=_positive_int, default=2,
-                       help="rounds of the Figure 3a measurement; the best of each side counts")
+                       help="rounds of the Figure 3a measurement (of the solver comparison: at "
+                            "least 3); the best of each side counts")
+    bench.add_argument("--solvers", action="store_true",
+                       help="only the comparison of the second-order solvers with scipy")
     bench.add_argument("--out", type=_output_folder, default=None,
                        help="also write bench.md and bench.json to this folder")
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")

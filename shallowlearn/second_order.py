@@ -6,14 +6,29 @@ stop when ‖∇L‖ ≤ ``grad_tol`` and λ_min(∇²L) ≥ −``curvature_tol`
 - :func:`negative_curvature_descent`: gradient steps, and at near-critical points a step along
   the eigenvector of the most negative Hessian eigenvalue (Moré & Sorensen 1979; Carmon, Duchi,
   Hinder & Sidford, SIAM J. Optim. 2018).
-- :func:`trust_region`: Nocedal & Wright, *Numerical Optimization*, ch. 4 and Algorithm 7.2
-  (Steihaug 1983); exact subproblem solved in the Hessian's eigenbasis (Moré & Sorensen 1983).
+- :func:`trust_region`: Nocedal & Wright, *Numerical Optimization*, ch. 4; the subproblem solved
+  exactly in the Hessian's eigenbasis (Moré & Sorensen 1983), by the Lanczos method on
+  Hessian-vector products (Gould, Lucidi, Roma & Toint 1999), or by Steihaug–Toint CG.
 - :func:`cubic_regularization`: Nesterov & Polyak, Math. Program. 108 (2006), with the adaptive
-  regularization of Cartis, Gould & Toint, Math. Program. 127 (2011).
+  regularization and the Lanczos subproblem of Cartis, Gould & Toint, Math. Program. 127 (2011).
 
 The trust region and cubic regularization share one step: solve the model, compare the actual
 decrease with the predicted one (:func:`shallowlearn.solvers.ratio_test`), accept or reject,
 and adapt the model.
+
+**Choosing the subproblem solver by cost** (``subproblem="auto"``). At its first step a run
+reads the objective's measured costs (:func:`shallowlearn.costs.curvature_costs`: one
+Hessian-vector product, and forming plus diagonalizing the dense Hessian). The exact solve
+costs the dense Hessian at every new point; a Krylov solve costs its products. The run takes
+the Krylov route when the dense solve costs more than
+:data:`~shallowlearn.costs.TYPICAL_KRYLOV_PRODUCTS` products (or p exceeds
+:data:`~shallowlearn.spectrum.DENSE_LIMIT`), with a budget of as many products as one dense
+solve costs; a Krylov solve that exhausts its budget without meeting its residual test hands
+the rest of the run to the exact route, so a run never pays much more than the cheaper of the
+two. Curvature for the stationarity test and the final certificate is chosen the same way
+(:class:`shallowlearn.solvers.Run`); the exact route fixes it to the dense eigendecomposition it
+already computed. The measurement is kept per objective, so that repeated runs in a process
+choose alike; ``subproblem`` fixes the route instead.
 """
 
 from __future__ import annotations
@@ -23,14 +38,13 @@ import math
 import numpy as np
 
 from .solvers import backtrack, descent_eigenvector, gradient_step, negligible, ratio_test, solver
-from . import spectrum
-from .subproblems import shifted_newton_step, steihaug_cg
+from .subproblems import lanczos_step, shifted_newton_step, steihaug_cg
 from .validation import check_choice, check_real
 
 __all__ = ["cubic_regularization", "negative_curvature_descent", "trust_region"]
 
 _SIGMA_MIN = 1e-8  # floor of the cubic regularization weight
-_SUBPROBLEMS = ("auto", "exact", "cg")
+_CURVATURE_ROUTES = {"auto": None, "exact": "dense", "iterative": "iterative"}
 
 
 def _model_step(run, s, decrease, accept, shrunk):
@@ -47,13 +61,44 @@ def _model_step(run, s, decrease, accept, shrunk):
     return None
 
 
+class _Route:
+    """The subproblem route of one run: fixed by ``subproblem``, or chosen by cost at the first
+    step (module docstring)."""
+
+    def __init__(self, choice: str):
+        self.choice = choice
+        self.route = None if choice == "auto" else choice
+        self.budget = None
+
+    def __call__(self, run) -> str:
+        if self.route is None:
+            costs = run.costs
+            self.route = "krylov" if costs.prefers_krylov() else "exact"
+            self.budget = costs.krylov_budget()
+        if self.route == "exact":
+            run.curvature_route = "dense"  # the stationarity test reuses the step's eigh
+        return self.route
+
+    def krylov(self, run, **model):
+        """The Lanczos step of the model at the run's point, or None when it ran out of its
+        budget and the run goes over to the exact route."""
+        found = lanczos_step(run.hvp, run.g, max_products=self.budget, **model)
+        if not found.converged and self.budget is not None and self.choice == "auto":
+            self.route = "exact"
+            return None
+        return found
+
+
 @solver(stationarity="second")
-def negative_curvature_descent(objective, *, step: float = 0.01, hessian_lipschitz: float = 1.0):
+def negative_curvature_descent(objective, *, step: float = 0.01, hessian_lipschitz: float = 1.0,
+                               subproblem: str = "auto"):
     """Gradient descent that steps along negative curvature at near-critical points.
 
     While ‖∇L‖ > ``grad_tol`` it takes fixed gradient steps. Otherwise it computes the
-    smallest Hessian eigenpair (λ, u) (dense for p ≤ 2000, else the iterative route of
-    :func:`~shallowlearn.spectrum.hessian_spectrum`, seeded by ``rng``); if λ ≥ −``curvature_tol`` the point
+    smallest Hessian eigenpair (λ, u) (``subproblem``: dense eigendecomposition, the iterative
+    route of :func:`~shallowlearn.spectrum.hessian_spectrum` seeded by ``rng``, or by default
+    the cheaper of the two as measured by :func:`~shallowlearn.costs.curvature_costs`, always
+    iterative above :data:`~shallowlearn.spectrum.DENSE_LIMIT`); if λ ≥ −``curvature_tol`` the point
     is second-order stationary and the run stops; else it moves to θ + αu with gᵀu ≤ 0 and
     α = 2|λ|/ρ, the step that guarantees a decrease of 2|λ|³/(3ρ²) for a ρ-Lipschitz Hessian,
     halving α until L(θ + αu) ≤ L(θ) + αgᵀu + α²λ/6.
@@ -64,6 +109,8 @@ def negative_curvature_descent(objective, *, step: float = 0.01, hessian_lipschi
         Step η > 0 of the gradient steps.
     hessian_lipschitz : float
         An estimate of ρ > 0. Too small costs a few halvings; too large gives short steps.
+    subproblem : {"auto", "exact", "iterative"}
+        How the smallest eigenpair is computed (see above).
 
     Examples
     --------
@@ -76,6 +123,7 @@ def negative_curvature_descent(objective, *, step: float = 0.01, hessian_lipschi
     """
     step = check_real(step, "step", low=0.0, strict=True)
     rho = check_real(hessian_lipschitz, "hessian_lipschitz", low=0.0, strict=True)
+    curvature_route = _CURVATURE_ROUTES[check_choice(subproblem, "subproblem", list(_CURVATURE_ROUTES))]
 
     def take_step(run):
         if run.gnorm > run.grad_tol:
@@ -89,6 +137,7 @@ def negative_curvature_descent(objective, *, step: float = 0.01, hessian_lipschi
             )
         return None
 
+    take_step.curvature_route = curvature_route
     return take_step
 
 
@@ -106,7 +155,7 @@ def trust_region(
     step reached the boundary (Nocedal & Wright, Algorithm 4.1). The run stops when
     ‖∇L‖ ≤ ``grad_tol`` and λ_min ≥ −``curvature_tol``.
 
-    Two subproblem solvers:
+    The subproblem solvers:
 
     - ``"exact"``: eigendecompose the dense Hessian (counted as p Hessian-vector products) and
       solve for the shift λ with ‖(H + λI)⁻¹g‖ = Δ, including the hard case; at a critical
@@ -115,11 +164,15 @@ def trust_region(
       the model: near a degenerate minimum (a manifold of minimisers, with curvature of both
       signs of the size of the gradient) they would otherwise send the steps along the
       manifold instead of onto it.
-    - ``"cg"``: Steihaug–Toint truncated conjugate gradients, matrix-free (Nocedal & Wright,
-      Algorithm 7.2). CG cannot move from a critical point, so when ‖∇L‖ ≤ ``grad_tol`` the
-      step is Δ times the bottom eigenvector (from
-      :func:`~shallowlearn.spectrum.hessian_spectrum` for p > 2000).
-    - ``"auto"``: ``"exact"`` for p ≤ 2000, else ``"cg"``.
+    - ``"krylov"``: the same model minimised on the Krylov space of the gradient by Lanczos
+      (:func:`~shallowlearn.subproblems.lanczos_step`, the GLTR method), matrix-free, with the
+      same treatment of negative Ritz values above −``curvature_tol``. It follows negative
+      curvature inside the Krylov space; when ‖∇L‖ ≤ ``grad_tol``, where that space says
+      nothing, the step is Δ times the bottom eigenvector of the stationarity test.
+    - ``"cg"``: Steihaug–Toint truncated conjugate gradients (Nocedal & Wright, Algorithm 7.2),
+      with the same eigenvector step at near-critical points.
+    - ``"auto"``: ``"krylov"`` or ``"exact"``, whichever costs less, as measured for the
+      objective (module docstring of :mod:`shallowlearn.second_order`).
 
     Parameters
     ----------
@@ -129,14 +182,14 @@ def trust_region(
         Largest trust radius, ≥ ``radius``.
     eta : float
         Acceptance threshold in [0, ¼).
-    subproblem : {"auto", "exact", "cg"}
+    subproblem : {"auto", "exact", "krylov", "cg"}
 
     Examples
     --------
     >>> import numpy as np
     >>> from shallowlearn import Objective, trust_region
     >>> obj = Objective(np.eye(2), [1.0, 1.0], v=[1.0])
-    >>> result = trust_region(obj, [0.0, 0.0], subproblem="cg")
+    >>> result = trust_region(obj, [0.0, 0.0], subproblem="krylov")
     >>> result.status, result.loss < 1e-10
     ('converged', True)
     """
@@ -145,22 +198,24 @@ def trust_region(
     eta = check_real(eta, "eta", low=0.0)
     if eta >= 0.25:
         raise ValueError(f"eta must be in [0, 0.25); got {eta}")
-    subproblem = check_choice(subproblem, "subproblem", _SUBPROBLEMS)
-    if subproblem == "auto":
-        subproblem = "exact" if objective.p <= spectrum.DENSE_LIMIT else "cg"
+    route = _Route(check_choice(subproblem, "subproblem", ("auto", "exact", "krylov", "cg")))
 
     def model(run):
-        if subproblem == "exact":
+        how = route(run)
+        if how == "exact":
             w, V = run.eigh()
             # curvature the stopping test ignores is no reason to step: it counts as zero
             w = np.where((w < 0) & (w >= -run.curvature_tol), 0.0, w)
             a = V.T @ run.g
-            c = shifted_newton_step(w, a, lambda lam: radius, np.linalg.norm(a) / radius)
+            c = shifted_newton_step(w, a, radius=radius)
             return V @ c, -(a @ c + 0.5 * (w * c) @ c)
         if run.gnorm <= run.grad_tol:
             lam, u = descent_eigenvector(run)
             return radius * u, -(radius * (run.g @ u) + 0.5 * lam * radius**2)
-        return steihaug_cg(run.hvp, run.g, radius)
+        if how == "cg":
+            return steihaug_cg(run.hvp, run.g, radius)
+        found = route.krylov(run, radius=radius, flat=run.curvature_tol)
+        return model(run) if found is None else (found.step, found.decrease)
 
     def accept(rho, s):
         nonlocal radius
@@ -177,27 +232,36 @@ def trust_region(
             lambda: f"the trust radius shrank to {radius:.3g}, below machine precision",
         )
 
+    take_step.curvature_route = "dense" if route.route == "exact" else None
     return take_step
 
 
 @solver(stationarity="second")
-def cubic_regularization(objective, *, sigma: float = 1.0):
+def cubic_regularization(objective, *, sigma: float = 1.0, subproblem: str = "auto"):
     """Cubic-regularized Newton with adaptive regularization (ARC).
 
-    Each iteration minimises the cubic model m(s) = L + gᵀs + ½sᵀHs + (σ/3)‖s‖³ exactly: its
-    global minimiser satisfies (H + σ‖s‖I)s = −g with H + σ‖s‖I ⪰ 0 (Nesterov & Polyak 2006,
-    whose M/6 is σ/3 here), found in the eigenbasis of the dense Hessian (counted as p
-    Hessian-vector products per new point; cost O(p³)), hard case included, so the step leaves
-    critical points along negative curvature. With ρ = actual / predicted decrease (regularized
-    against round-off as in :func:`shallowlearn.solvers.ratio_test`), the step is accepted if
-    ρ ≥ 0.1; σ is halved (not below 10⁻⁸) if ρ > 0.9 and doubled if ρ < 0.1 (Cartis, Gould &
-    Toint 2011). The run stops when ‖∇L‖ ≤ ``grad_tol`` and λ_min ≥ −``curvature_tol``. Uses no
-    randomness.
+    Each iteration minimises the cubic model m(s) = L + gᵀs + ½sᵀHs + (σ/3)‖s‖³: its global
+    minimiser satisfies (H + σ‖s‖I)s = −g with H + σ‖s‖I ⪰ 0 (Nesterov & Polyak 2006, whose M/6
+    is σ/3 here). With ρ = actual / predicted decrease (regularized against round-off as in
+    :func:`shallowlearn.solvers.ratio_test`), the step is accepted if ρ ≥ 0.1; σ is halved (not
+    below 10⁻⁸) if ρ > 0.9 and doubled if ρ < 0.1 (Cartis, Gould & Toint 2011). The run stops
+    when ‖∇L‖ ≤ ``grad_tol`` and λ_min ≥ −``curvature_tol``. The subproblem solvers:
+
+    - ``"exact"``: in the eigenbasis of the dense Hessian (counted as p Hessian-vector products
+      per new point; cost O(p³)), hard case included, so the step leaves critical points along
+      negative curvature.
+    - ``"krylov"``: on the Krylov space of the gradient by Lanczos, the subproblem of Cartis,
+      Gould & Toint's ARC (:func:`~shallowlearn.subproblems.lanczos_step`), matrix-free; when
+      ‖∇L‖ ≤ ``grad_tol`` the step runs along the bottom eigenvector u of the stationarity test
+      (turned so that gᵀu ≤ 0), to the minimiser of the model on that line.
+    - ``"auto"``: whichever costs less, as measured for the objective (module docstring of
+      :mod:`shallowlearn.second_order`).
 
     Parameters
     ----------
     sigma : float
         Initial regularization weight σ > 0 (σ ≈ ρ/2 for a ρ-Lipschitz Hessian is safe).
+    subproblem : {"auto", "exact", "krylov"}
 
     Examples
     --------
@@ -209,6 +273,7 @@ def cubic_regularization(objective, *, sigma: float = 1.0):
     ('converged', True)
     """
     sigma = check_real(sigma, "sigma", low=0.0, strict=True)
+    route = _Route(check_choice(subproblem, "subproblem", ("auto", "exact", "krylov")))
 
     def accept(rho):
         nonlocal sigma
@@ -218,15 +283,26 @@ def cubic_regularization(objective, *, sigma: float = 1.0):
             sigma = 2 * sigma
         return rho >= 0.1
 
+    def model(run):
+        if route(run) == "exact":
+            w, V = run.eigh()
+            a = V.T @ run.g
+            c = shifted_newton_step(w, a, sigma=sigma)
+            return V @ c, -(a @ c + 0.5 * (w * c) @ c + sigma / 3 * np.linalg.norm(c) ** 3)
+        if run.gnorm <= run.grad_tol:
+            lam, u = descent_eigenvector(run)
+            gu = float(run.g @ u)
+            t = (-lam + math.sqrt(lam * lam - 4 * sigma * gu)) / (2 * sigma)
+            return t * u, -(t * gu + 0.5 * lam * t * t + sigma / 3 * t**3)
+        found = route.krylov(run, sigma=sigma)
+        return model(run) if found is None else (found.step, found.decrease)
+
     def take_step(run):
-        w, V = run.eigh()
-        a = V.T @ run.g
-        span = math.sqrt(sigma * np.linalg.norm(a))
-        c = shifted_newton_step(w, a, lambda lam: lam / sigma, span)
-        decrease = -(a @ c + 0.5 * (w * c) @ c + sigma / 3 * np.linalg.norm(c) ** 3)
+        s, decrease = model(run)
         return _model_step(
-            run, V @ c, decrease, accept,
+            run, s, decrease, accept,
             lambda: f"σ grew to {sigma:.3g}; the steps fell below machine precision",
         )
 
+    take_step.curvature_route = "dense" if route.route == "exact" else None
     return take_step

@@ -3,8 +3,9 @@
 Every solver is called as ``solver(objective, theta0, *, <its options>, max_iter, grad_tol,
 loss_tol, history_stride, callback, progress, rng)`` and returns a frozen
 :class:`SolverResult`: the final θ, a status with a readable reason, iteration and evaluation
-counts, a history of the loss and the gradient norm, the smallest Hessian eigenvalue at the end
-(when p ≤ :data:`~shallowlearn.spectrum.DENSE_LIMIT`) and the wall time. :data:`SOLVERS` maps
+counts, a history of the loss and the gradient norm, a second-order certificate at the end (the
+smallest Hessian eigenvalue, with the route that computed it and its residual) and the wall
+time. :data:`SOLVERS` maps
 each solver's name to the function, so that experiments and tests can run all of them on the
 same problems.
 
@@ -21,6 +22,12 @@ regularization also require λ_min(∇²L) ≥ −``curvature_tol`` and otherwis
 curvature. Perturbed gradient descent uses Jin et al.'s test instead: a random perturbation that
 fails to lower the loss.
 
+Curvature at a point (the smallest eigenpair of the stationarity test, and the final
+certificate) comes from the dense eigendecomposition or from the iterative route of
+:func:`~shallowlearn.spectrum.hessian_spectrum`, whichever :mod:`shallowlearn.costs` measures
+to be cheaper for the objective (always iterative above
+:data:`~shallowlearn.spectrum.DENSE_LIMIT`); a solver may fix the route.
+
 The solvers themselves are in :mod:`shallowlearn.first_order` (gradient descent, perturbed
 gradient descent, SGD) and :mod:`shallowlearn.second_order` (negative-curvature descent, trust
 region, cubic regularization).
@@ -36,9 +43,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import scipy.linalg
 from tqdm.auto import tqdm
 
 from . import spectrum
+from .costs import curvature_costs
 from .stopping import divergence_limit, diverged
 from .validation import as_rng, check_objective, check_positive_int, check_real, read_only
 
@@ -125,17 +134,25 @@ class SolverResult:
     loss, grad_norm : float
         L(θ) and ‖∇L(θ)‖ at the final θ.
     lambda_min : float or None
-        The smallest eigenvalue of the dense Hessian at the final θ when
-        p ≤ :data:`~shallowlearn.spectrum.DENSE_LIMIT`, else None.
+        The second-order certificate: the smallest eigenvalue of the Hessian at the final θ
+        (None only if the Hessian is not finite there).
     n_grad : int
         Evaluations of the loss with its gradient (in :func:`~shallowlearn.first_order.sgd`, each minibatch
         gradient counts one, and so does the full evaluation at the end of each epoch).
     n_hvp : int
         Hessian-vector products. A dense Hessian counts as p products (it costs about as
-        much). The final ``lambda_min`` diagnostic is not counted.
+        much). The final ``lambda_min`` diagnostic is not counted, nor are the few products that
+        time the objective's curvature costs once (:func:`~shallowlearn.costs.curvature_costs`).
     history : SolverHistory
     time : float
         Wall time of the run in seconds (without the final ``lambda_min`` diagnostic).
+    lambda_min_route : str or None
+        How ``lambda_min`` was computed: ``"dense"`` (eigendecomposition of the dense Hessian)
+        or ``"iterative"`` (:func:`~shallowlearn.spectrum.hessian_spectrum` on products),
+        whichever is cheaper for the objective (:mod:`shallowlearn.costs`).
+    lambda_min_residual : float or None
+        ‖Hu − λu‖ of the eigenpair found: some eigenvalue of H lies within it of
+        ``lambda_min`` (rounding level for the dense route).
 
     Examples
     --------
@@ -159,9 +176,13 @@ class SolverResult:
     n_hvp: int
     history: SolverHistory
     time: float
+    lambda_min_route: str | None = None
+    lambda_min_residual: float | None = None
 
     def __repr__(self) -> str:
-        lam = "None" if self.lambda_min is None else f"{self.lambda_min:.4g}"
+        lam = ("None" if self.lambda_min is None else
+               f"{self.lambda_min:.4g} ({self.lambda_min_route}, residual "
+               f"{self.lambda_min_residual:.1g})")
         return (
             f"SolverResult(solver={self.solver!r}, status={self.status!r}, "
             f"iterations={self.iterations}, loss={self.loss:.4g}, "
@@ -178,17 +199,19 @@ class Run:
 
     Attributes ``point`` (the current evaluation point), ``theta``, ``f`` (the loss), ``g``
     (the gradient), ``gnorm``, ``iteration``, the counts ``n_grad`` and ``n_hvp``, the
-    tolerances ``grad_tol`` and ``curvature_tol``, the ``objective`` and the ``rng``. Curvature
-    at the current point (dense eigendecomposition, smallest eigenpair) is computed at most
-    once per point and kept until the run moves.
+    tolerances ``grad_tol`` and ``curvature_tol``, the ``objective``, the ``rng`` and
+    ``curvature_route``: ``"dense"``, ``"iterative"`` or None (the cheaper, by
+    :attr:`costs`). Curvature at the current point (dense eigendecomposition, smallest
+    eigenpair) is computed at most once per point and kept until the run moves.
     """
 
     def __init__(self, objective, theta: np.ndarray, rng, grad_tol: float,
-                 curvature_tol: float | None = None):
+                 curvature_tol: float | None = None, curvature_route: str | None = None):
         self.objective = objective
         self.rng = rng
         self.grad_tol = grad_tol
         self.curvature_tol = curvature_tol
+        self.curvature_route = curvature_route
         self.n_grad = self.n_hvp = self.iteration = 0
         self.move(self.evaluate(theta))
 
@@ -205,6 +228,12 @@ class Run:
         self._spectrum = None
         self._bottom = None
 
+    @property
+    def costs(self):
+        """The measured costs of curvature for the objective
+        (:func:`~shallowlearn.costs.curvature_costs`, measured at the first point asked)."""
+        return curvature_costs(self.objective, self.point)
+
     def hvp(self, u):
         """The Hessian at the current point times u (counted)."""
         self.n_hvp += 1
@@ -219,23 +248,62 @@ class Run:
         """Eigenvalues (ascending) and eigenvectors of the dense Hessian; counts p products."""
         if self._spectrum is None:
             self.n_hvp += self.objective.p
-            self._spectrum = np.linalg.eigh(self.point.hessian())
-        return self._spectrum
+            H = self.point.hessian()
+            if not np.all(np.isfinite(H)):
+                raise np.linalg.LinAlgError("the Hessian is not finite at this point")
+            w, V = np.linalg.eigh(H)
+            self._spectrum = (w, V, float(np.linalg.norm(H @ V[:, 0] - w[0] * V[:, 0])))
+        return self._spectrum[:2]
+
+    def curvature_is_dense(self) -> bool:
+        """Whether curvature at this point comes from the dense Hessian: the solver's
+        ``curvature_route``, else the cheaper route; never above the dense limit."""
+        if self.objective.p > spectrum.DENSE_LIMIT:
+            return False
+        if self.curvature_route is not None:
+            return self.curvature_route == "dense"
+        return self.costs.prefers_dense_spectrum()
 
     def smallest_eigenpair(self):
-        """λ_min and a unit eigenvector: dense up to the dense limit, else the iterative route of
+        """λ_min and a unit eigenvector, by the route of :meth:`curvature_is_dense`: dense (the
+        full :meth:`eigh` on the ``"dense"`` route, which the exact subproblem reuses, else the
+        bottom pair alone), or the iterative route of
         :func:`~shallowlearn.spectrum.hessian_spectrum`."""
         if self._bottom is None:
-            if self.objective.p <= spectrum.DENSE_LIMIT:
-                w, V = self.eigh()
+            if self._spectrum is not None or self.curvature_route == "dense":
+                w, V = self.eigh()  # the exact subproblem at this point needs all of them
+                self._bottom = (float(w[0]), V[:, 0], "dense", self._spectrum[2])
+            elif self.curvature_is_dense():
+                self.n_hvp += self.objective.p
+                H = self.point.hessian()
+                if not np.all(np.isfinite(H)):
+                    raise np.linalg.LinAlgError("the Hessian is not finite at this point")
+                w, V = scipy.linalg.eigh(H, subset_by_index=[0, 0], driver="evr")
+                u = V[:, 0]
+                self._bottom = (float(w[0]), u, "dense", float(np.linalg.norm(H @ u - w[0] * u)))
             else:
                 found = spectrum.hessian_spectrum(
                     self.objective, self.point, method="iterative", n_top=1, rng=self.rng
                 )
                 self.n_hvp += found.n_products
-                w, V = found.eigenvalues, found.eigenvectors
-            self._bottom = (float(w[0]), V[:, 0])
-        return self._bottom
+                self._bottom = (found.lambda_min, found.eigenvectors[:, 0], "iterative",
+                                float(found.residuals[0]))
+        return self._bottom[:2]
+
+    def certificate(self):
+        """(λ_min, route, residual) at the current point, or (None, None, None) if the loss
+        or its gradient is not finite there; not counted in ``n_hvp``."""
+        if not (np.isfinite(self.f) and np.all(np.isfinite(self.g))):
+            return None, None, None
+        counted = self.n_hvp
+        try:
+            self.smallest_eigenpair()
+        except (np.linalg.LinAlgError, ValueError):  # a Hessian that is not finite
+            return None, None, None
+        finally:
+            self.n_hvp = counted
+        lam, _, route, residual = self._bottom
+        return (lam, route, residual) if np.isfinite(lam) else (None, None, None)
 
 
 def _in_notebook() -> bool:
@@ -335,7 +403,9 @@ def solver(*, stationarity: str):
 
     ``make_step`` checks its own options and returns ``step(run)``, which advances the run by
     one iteration (calling ``run.move`` with a new evaluation point, or not, for a rejected
-    step) and returns None, or ``(status, reason)`` to end the run. The decorated function has
+    step) and returns None, or ``(status, reason)`` to end the run. A ``curvature_route``
+    attribute of ``step`` (``"dense"`` or ``"iterative"``) fixes :attr:`Run.curvature_route`
+    from the first point on. The decorated function has
     the signature ``(objective, theta0, *, <options>, [curvature_tol,] max_iter, grad_tol,
     loss_tol, history_stride, callback, progress, rng)``, checks the shared options, runs the
     loop and is registered in :data:`SOLVERS` under ``make_step``'s name.
@@ -409,8 +479,8 @@ def _stationarity_reason(run: Run, stationarity: str):
     lam = run.smallest_eigenpair()[0]
     if lam >= -run.curvature_tol:
         return (
-            f"{first} and λ_min = {lam:.3g} ≥ −curvature_tol = {-run.curvature_tol:.3g} "
-            "(second-order stationary)"
+            f"{first} and λ_min = {lam:.3g} ({run._bottom[2]}) ≥ −curvature_tol = "
+            f"{-run.curvature_tol:.3g} (second-order stationary)"
         )
     return None
 
@@ -420,7 +490,8 @@ def _solve(name, objective, theta0, step, stationarity, curvature_tol, *, max_it
     """Run ``step`` until the stopping contract of :mod:`shallowlearn.stopping` ends the run."""
     start = time.perf_counter()
     with np.errstate(**_QUIET):
-        run = Run(objective, theta0, rng, grad_tol, curvature_tol)
+        run = Run(objective, theta0, rng, grad_tol, curvature_tol,
+                  getattr(step, "curvature_route", None))
     if not (np.isfinite(run.f) and np.all(np.isfinite(run.g))):
         raise ValueError(f"the loss or its gradient is not finite at theta0 (loss = {run.f})")
     limit = divergence_limit(run.f, objective.null_loss)
@@ -470,20 +541,14 @@ def _solve(name, objective, theta0, step, stationarity, curvature_tol, *, max_it
         records.pop()
     records.append((run.iteration, run.f, run.gnorm))
     iteration, loss, grad_norm = (read_only(np.array(column)) for column in zip(*records))
-    lambda_min = None
-    if objective.p <= spectrum.DENSE_LIMIT:
-        with np.errstate(**_QUIET):
-            w = run._spectrum[0] if run._spectrum is not None else None
-            if w is None:
-                H = run.point.hessian()
-                w = np.linalg.eigvalsh(H) if np.all(np.isfinite(H)) else None
-        lambda_min = None if w is None else float(w[0])
+    with np.errstate(**_QUIET):
+        lambda_min, route, residual = run.certificate()
     return SolverResult(
         theta=read_only(np.array(run.theta)), status=status, reason=reason, solver=name,
         iterations=run.iteration, loss=run.f, grad_norm=run.gnorm, lambda_min=lambda_min,
         n_grad=run.n_grad, n_hvp=run.n_hvp,
         history=SolverHistory(iteration=iteration, loss=loss, grad_norm=grad_norm),
-        time=elapsed,
+        time=elapsed, lambda_min_route=route, lambda_min_residual=residual,
     )
 
 

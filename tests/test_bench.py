@@ -60,3 +60,31 @@ def test_bad_bench_arguments_exit_2(argv, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_solver_rows_stop_every_side_at_the_same_loss():
+    rows = bench.solver_rows(repeat=1, sizes=((4, 6, 8),))  # p = 24: the rows, not the timing
+    labels = [label.strip() for label, *_ in rows]
+    assert labels[0].startswith("Theorem 2.1, p=24 (d=4, k=6, n=8)")
+    values = {label.strip(): value for label, value, _, _ in rows}
+    for name in ("scipy trust-krylov", "scipy trust-ncg",
+                 "scipy trust-ncg, one cached point per theta", "trust_region",
+                 "cubic_regularization"):
+        wall, loss = values[name].split(" | ")
+        assert wall.endswith(" ms") and float(loss) <= 1e-10  # every side reached the loss
+    marked = [row for row in rows if row[3] is not None]
+    assert [row[0].strip() for row in marked] == [
+        "trust_region / faster scipy (certificate included)",
+        "cubic_regularization / faster scipy (certificate included)"]
+    assert all(row[2] == "<= 1.5x" and isinstance(row[3], bool) for row in marked)
+    assert "lambda_min (dense)" in " ".join(labels)  # p = 24: the dense certificate is cheaper
+    obj, theta0 = bench.theorem21_problem(4, 6, 8)
+    assert obj.value(bench.trust_region(obj, theta0, grad_tol=1e-12).theta) < 1e-16  # optimum 0
+
+
+def test_bench_solvers_flag_runs_only_the_solver_comparison(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(bench, "SOLVER_SIZES", ((4, 6, 8),))
+    assert main(["bench", "--solvers", "--repeat", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Theorem 2.1, p=24" in out and "Figure 3a" not in out and "fused" not in out
+    assert (tmp_path / "bench.md").exists()

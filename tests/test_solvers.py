@@ -28,8 +28,9 @@ from shallowlearn import (
     sgd,
     trust_region,
 )
+from shallowlearn import costs as C
 from shallowlearn import solvers as S
-from shallowlearn.subproblems import shifted_newton_step, steihaug_cg
+from shallowlearn.subproblems import lanczos_step, shifted_newton_step, steihaug_cg
 
 MODES = ["W", "vW"]
 ESCAPERS = [
@@ -312,20 +313,24 @@ def test_sgd_momentum_speeds_up_a_small_step():
 
 
 @pytest.mark.parametrize("iterative", [False, True])
-def test_trust_region_with_cg_escapes_by_an_eigenvector_step(iterative, monkeypatch):
-    """CG alone cannot leave W = 0 (g = 0); the eigen-step at near-critical points does.
+@pytest.mark.parametrize("subproblem", ["cg", "krylov"])
+def test_matrix_free_trust_region_escapes_by_an_eigenvector_step(subproblem, iterative, monkeypatch):
+    """CG and Lanczos alone cannot leave W = 0 (g = 0); the eigen-step at near-critical points
+    does.
 
     With ``iterative`` the dense threshold is lowered so that curvature comes from the
-    iterative spectrum route on Hessian-vector products, as it would for p > 2000, and λ_min
-    is not reported.
+    iterative spectrum route on Hessian-vector products, as it would for p > 2000; the
+    certificate then comes from that route too, and agrees with the dense λ_min.
     """
     if iterative:
         monkeypatch.setattr("shallowlearn.spectrum.DENSE_LIMIT", 0)
     obj, theta0 = saddle_problem("W")
-    result = trust_region(obj, theta0, subproblem="cg", max_iter=500, rng=0)
+    result = trust_region(obj, theta0, subproblem=subproblem, max_iter=500, rng=0)
     assert result.status == "converged" and "second-order stationary" in result.reason
     assert result.loss < 1e-8 and result.grad_norm <= GRAD_TOL
-    assert (result.lambda_min is None) == iterative
+    assert result.lambda_min_route == ("iterative" if iterative else "dense")
+    dense = np.linalg.eigvalsh(obj.hessian(result.theta))[0]
+    assert abs(result.lambda_min - dense) <= max(result.lambda_min_residual, 1e-12)
 
 
 def test_counts_of_hessian_vector_products():
@@ -391,7 +396,7 @@ def test_exact_trust_region_step_meets_the_optimality_conditions(case):
         g[:] = 0.0
     radius = 50.0 if case in ("hard", "interior") else 0.7
     a = V.T @ g
-    s = V @ shifted_newton_step(w, a, lambda lam: radius, np.linalg.norm(a) / radius)
+    s = V @ shifted_newton_step(w, a, radius=radius)
     if case == "interior":  # H ≻ 0 and the Newton step fits: it is the answer
         np.testing.assert_allclose(s, -np.linalg.solve(H, g), rtol=1e-10)
         return
@@ -411,8 +416,7 @@ def test_exact_cubic_step_meets_the_optimality_conditions(case):
         g[:] = 0.0
     sigma = 0.5
     a = V.T @ g
-    span = np.sqrt(sigma * np.linalg.norm(a))
-    s = V @ shifted_newton_step(w, a, lambda lam: lam / sigma, span)
+    s = V @ shifted_newton_step(w, a, sigma=sigma)
     # global minimiser of gᵀs + ½sᵀHs + (σ/3)‖s‖³: (H + σ‖s‖I)s = −g, H + σ‖s‖I ⪰ 0
     np.testing.assert_allclose(H @ s + sigma * np.linalg.norm(s) * s, -g, atol=1e-8)
     assert sigma * np.linalg.norm(s) >= -w[0] - 1e-9
@@ -533,10 +537,12 @@ def test_every_solver_documents_each_of_its_parameters_once():
         assert doc.index("Returns") < doc.index("Examples")
 
 
-def test_trust_region_converges_at_a_degenerate_global_optimum():
+@pytest.mark.parametrize("subproblem", ["exact", "krylov", "auto"])
+def test_trust_region_converges_at_a_degenerate_global_optimum(subproblem):
     """Theorem 2.1 with n = 50 > d(d+1)/2 = 36: the global minima (L* > 0) form a manifold with
     curvature of both signs of the size of the gradient nearby. The issue's reproducer, and
-    the other starts on the same data, must end converged, not stalled or at the cap."""
+    the other starts on the same data, must end converged, not stalled or at the cap, on
+    every subproblem route."""
     rng = np.random.default_rng(21050)
     X, y = rng.normal(size=(50, 8)), rng.normal(size=50)
     v = np.r_[np.ones(8), -np.ones(8)]
@@ -545,7 +551,7 @@ def test_trust_region_converges_at_a_degenerate_global_optimum():
 
     optimum = lifted_optimum(X, y).loss
     for W0 in [rng.normal(size=(16, 8)) / np.sqrt(8) for _ in range(4)]:
-        result = trust_region(obj, obj.pack(W0), grad_tol=1e-8)
+        result = trust_region(obj, obj.pack(W0), grad_tol=1e-8, subproblem=subproblem)
         assert result.status == "converged", result.reason
         assert result.grad_norm <= 1e-8
         assert abs(result.loss - optimum) <= 1e-12 * optimum
@@ -559,3 +565,180 @@ def test_a_run_that_ends_above_its_start_says_so():
     assert result.loss > obj.value(theta0)
     assert "above the starting loss" in result.reason
     assert "above the starting loss" not in gradient_descent(obj, theta0, max_iter=50).reason
+
+
+# --- Krylov subproblems, routes chosen by cost, certificates --------------------------------
+
+
+def hard_case_matrix(p, seed):
+    """H = P blockdiag(A, B) Pᵀ (P a permutation) with λ_min(H) in B, and g supported on A's
+    coordinates: the Krylov space of g is exactly invariant and misses the bottom eigenvector."""
+    rng = np.random.default_rng(seed)
+    m = p // 2
+    A = random_symmetric(m, seed) + 4.0 * np.eye(m)
+    B = random_symmetric(p - m, seed + 1) - 8.0 * np.eye(p - m)
+    H = np.zeros((p, p))
+    H[:m, :m], H[m:, m:] = A, B
+    order = rng.permutation(p)
+    H = H[np.ix_(order, order)]
+    g = np.zeros(p)
+    g[np.argsort(order)[:m]] = rng.normal(size=m)
+    return H, g
+
+
+def krylov_case(case, p):
+    if case == "hard":
+        return hard_case_matrix(p, 7)
+    H = random_symmetric(p, 10 + p, shift=2.5 * np.sqrt(p) if case == "convex" else 0.0)
+    return H, np.random.default_rng(11).normal(size=p)
+
+
+def model_value(H, g, s, sigma=0.0):
+    return g @ s + 0.5 * s @ H @ s + sigma / 3 * np.linalg.norm(s) ** 3
+
+
+@pytest.mark.parametrize("p", [6, 40])
+@pytest.mark.parametrize("case, radius", [("easy", 0.7), ("convex", 50.0), ("hard", 50.0)])
+def test_lanczos_trust_region_step_meets_the_optimality_conditions(case, radius, p):
+    H, g = krylov_case(case, p)
+    w, V = np.linalg.eigh(H)
+    if case == "hard":
+        assert abs(V[:, 0] @ g) < 1e-12  # the bottom eigenvector is invisible from g
+    found = lanczos_step(lambda u: H @ u, g, radius=radius, rtol=1e-11)
+    s = found.step
+    assert found.converged and found.products <= p
+    assert found.decrease == pytest.approx(-model_value(H, g, s), rel=1e-9)
+    lam = multiplier(H, g, s)  # (H + λI)s = −g ...
+    assert lam >= -w[0] - 1e-8 and lam >= -1e-10  # ... with H + λI ⪰ 0 and λ ≥ 0
+    assert np.linalg.norm(s) <= radius * (1 + 1e-9)
+    if lam > 1e-8:
+        assert np.linalg.norm(s) == pytest.approx(radius, rel=1e-9)
+    exact = V @ shifted_newton_step(w, V.T @ g, radius=radius)
+    assert model_value(H, g, s) == pytest.approx(model_value(H, g, exact), rel=1e-9, abs=1e-12)
+    assert found.ritz_min >= w[0] - 1e-9
+
+
+@pytest.mark.parametrize("p", [6, 40])
+@pytest.mark.parametrize("case", ["easy", "convex", "hard"])
+def test_lanczos_cubic_step_meets_the_optimality_conditions(case, p):
+    H, g = krylov_case(case, p)
+    w, V = np.linalg.eigh(H)
+    sigma = 0.5
+    found = lanczos_step(lambda u: H @ u, g, sigma=sigma, rtol=1e-11)
+    s = found.step
+    assert found.converged
+    # the global minimiser of gᵀs + ½sᵀHs + (σ/3)‖s‖³: (H + σ‖s‖I)s = −g, H + σ‖s‖I ⪰ 0
+    np.testing.assert_allclose(H @ s + sigma * np.linalg.norm(s) * s, -g, atol=1e-8)
+    assert sigma * np.linalg.norm(s) >= -w[0] - 1e-8
+    exact = V @ shifted_newton_step(w, V.T @ g, sigma=sigma)
+    assert model_value(H, g, s, sigma) == pytest.approx(model_value(H, g, exact, sigma), rel=1e-9)
+    assert found.decrease == pytest.approx(-model_value(H, g, s, sigma), rel=1e-9)
+
+
+def test_lanczos_step_counts_curvature_above_minus_flat_as_zero_and_respects_its_budget():
+    """As in the exact trust-region solve, eigenvalues in [−flat, 0) count as zero."""
+    rng = np.random.default_rng(12)
+    V = np.linalg.qr(rng.normal(size=(8, 8)))[0]
+    w = np.array([-1e-4, -5e-5, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0])
+    H = (V * w) @ V.T
+    g = V @ np.r_[0.0, 0.0, rng.normal(size=6)]  # no gradient along the slightly negative pair
+    flat = lanczos_step(lambda u: H @ u, g, radius=100.0, flat=1e-3, rtol=1e-12)
+    modelled = np.where((w < 0) & (w >= -1e-3), 0.0, w)
+    exact = V @ shifted_newton_step(modelled, V.T @ g, radius=100.0)
+    np.testing.assert_allclose(flat.step, exact, atol=1e-8)
+    np.testing.assert_allclose(flat.step, -np.linalg.pinv(H) @ g, atol=1e-6)  # the interior step
+    capped = lanczos_step(lambda u: H @ u, g, radius=100.0, max_products=2, rtol=1e-12)
+    assert capped.products == 2 and not capped.converged
+    with pytest.raises(ValueError, match="exactly one of radius"):
+        lanczos_step(lambda u: H @ u, g)
+
+
+def fixed_costs(obj, monkeypatch, **costs):
+    """Make the measured costs of ``obj`` these (seconds), as if measured on this machine."""
+    monkeypatch.setitem(C._CACHE, obj, C.CurvatureCosts(p=obj.p, **costs))
+
+
+@pytest.mark.parametrize("name", ["trust_region", "cubic_regularization"])
+def test_the_route_chosen_by_cost_goes_both_ways(name, monkeypatch):
+    obj, _ = saddle_problem("vW")
+    theta0 = random_start(obj)
+    runs = {}
+    for cheap in ("dense", "products"):
+        fresh = Objective(obj.X, obj.y, "quadratic", k=obj.k)
+        if cheap == "dense":
+            fixed_costs(fresh, monkeypatch, product=1.0, dense=1e-3, spectrum=10.0)
+        else:
+            fixed_costs(fresh, monkeypatch, product=1e-6, dense=1.0, spectrum=1e-3)
+        runs[cheap] = SOLVERS[name](fresh, theta0, grad_tol=GRAD_TOL, rng=0)
+    dense, free = runs["dense"], runs["products"]
+    assert dense.status == free.status == "converged"
+    assert dense.n_hvp % obj.p == 0 and dense.lambda_min_route == "dense"  # p per new point
+    assert free.n_hvp % obj.p != 0 and free.lambda_min_route == "iterative"
+    assert free.n_hvp < dense.n_hvp
+    for result in (dense, free):
+        assert result.lambda_min == pytest.approx(
+            np.linalg.eigvalsh(obj.hessian(result.theta))[0], abs=max(1e-9, result.lambda_min_residual))
+
+
+def test_a_krylov_solve_past_its_budget_hands_the_run_to_the_exact_route(monkeypatch):
+    obj, _ = saddle_problem("W")
+    monkeypatch.setattr(C, "TYPICAL_KRYLOV_PRODUCTS", 1)
+    fixed_costs(obj, monkeypatch, product=1.0, dense=3.0, spectrum=10.0)  # a budget of 3
+    assert obj.p > 3
+    result = trust_region(obj, random_start(obj), grad_tol=GRAD_TOL)
+    assert result.status == "converged" and result.loss < 1e-8
+    # a few Krylov products (at most 3 per solve until one ran out), then p per new point
+    krylov, dense = result.n_hvp % obj.p, result.n_hvp // obj.p
+    assert 0 < krylov and dense >= result.iterations // 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", list(SOLVERS))
+def test_certificates_above_the_dense_limit_agree_with_the_dense_lambda_min(name, mode, monkeypatch):
+    obj, _ = saddle_problem(mode)
+    monkeypatch.setattr("shallowlearn.spectrum.DENSE_LIMIT", 10)
+    result = SOLVERS[name](obj, random_start(obj), max_iter=50, rng=0, **SADDLE_OPTIONS[name])
+    assert result.lambda_min_route == "iterative"
+    dense = np.linalg.eigvalsh(obj.hessian(result.theta))[0]
+    assert 0 < result.lambda_min_residual <= 1e-5 * np.abs(np.linalg.eigvalsh(obj.hessian(result.theta))).max()
+    assert abs(result.lambda_min - dense) <= result.lambda_min_residual + 1e-12
+    assert f"({result.lambda_min_route}, residual" in repr(result)
+
+
+ROUTES = {
+    "negative_curvature_descent": {"dense": "exact", "matrix-free": "iterative"},
+    "trust_region": {"dense": "exact", "matrix-free": "krylov"},
+    "cubic_regularization": {"dense": "exact", "matrix-free": "krylov"},
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("route", ["dense", "matrix-free"])
+@pytest.mark.parametrize("name", list(ROUTES))
+def test_second_order_solvers_escape_a_strict_saddle_on_both_routes(name, route, mode, monkeypatch):
+    """W = 0 is a critical point (g = 0) with λ_min < −1; on the matrix-free route all
+    curvature comes from products (the dense limit lowered to 0)."""
+    if route == "matrix-free":
+        monkeypatch.setattr("shallowlearn.spectrum.DENSE_LIMIT", 0)
+    obj, theta0 = saddle_problem(mode)
+    options = dict(SADDLE_OPTIONS[name], subproblem=ROUTES[name][route])
+    result = SOLVERS[name](obj, theta0, max_iter=20000, grad_tol=GRAD_TOL, rng=0, **options)
+    assert result.status == "converged", result.reason
+    assert result.loss < 1e-8 and result.grad_norm <= GRAD_TOL
+    assert result.lambda_min >= -CURVATURE_TOL
+    assert result.lambda_min_route == ("dense" if route == "dense" else "iterative")
+    if route == "dense":
+        assert result.n_hvp % obj.p == 0  # only dense Hessians
+
+
+def test_curvature_costs_are_measured_once_per_objective():
+    obj, theta0 = saddle_problem("W")
+    fresh = Objective(obj.X, obj.y, "quadratic", v=obj.v)
+    costs = C.curvature_costs(fresh, fresh.at(theta0))
+    assert costs.p == obj.p and 0 < costs.product < costs.dense < np.inf
+    assert C.curvature_costs(fresh, fresh.at(random_start(obj))) is costs
+    slow_dense = C.CurvatureCosts(p=obj.p, product=1.0, dense=100.0, spectrum=50.0)
+    assert slow_dense.prefers_krylov() and slow_dense.krylov_budget() == 100
+    assert not slow_dense.prefers_dense_spectrum()
+    cheap_dense = C.CurvatureCosts(p=obj.p, product=1.0, dense=5.0, spectrum=50.0)
+    assert not cheap_dense.prefers_krylov() and cheap_dense.prefers_dense_spectrum()
