@@ -294,6 +294,11 @@ QuadraticPopulation._point = QuadraticPopulationPoint
 # --- ReLU -----------------------------------------------------------------------------------
 
 
+def _safe_inverse(s):
+    """1/s where s > 0, and 0 where s = 0 (the terms it multiplies vanish there like s)."""
+    return np.divide(1.0, s, out=np.zeros_like(s), where=s > 0)
+
+
 def _unit_rows(A):
     """Row norms of A and its rows scaled to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(A, axis=-1)
@@ -326,6 +331,9 @@ class ReluPopulation(_Population):
     has blocks ∂²L/∂w_i² = v_i (Σ_j v_j ∇²_aaκ(w_i, w_j) − Σ_j v*_j ∇²_aaκ(w_i, w*_j)) +
     v_i² I/2, ∂²L/∂w_i∂w_m = v_i v_m ∇²_abκ(w_i, w_m) for i ≠ m,
     ∂²L/∂w_i∂v_m = [i = m] R_i + v_i ∇_aκ(w_i, w_m) and ∂²L/∂v_i∂v_m = κ(w_i, w_m).
+    The sums over ∇²_aaκ are the curvature of the kinks
+    (:attr:`ReluPopulationPoint.kink_curvature`); everything else is the Gauss–Newton matrix
+    E[JᵀJ] of the predictions, plus R_i when v is trained.
 
     **Where it is differentiable.** The expectation smooths the kink of the ReLU: κ is
     continuously differentiable wherever a ≠ 0 and b ≠ 0, and so is its Hessian, including
@@ -339,6 +347,9 @@ class ReluPopulation(_Population):
     degree 1 in w_i and not linear, so L is not differentiable: the value is returned, and the
     gradient and Hessian raise a ValueError naming the unit. Teacher units with w*_j = 0 or
     v*_j = 0 contribute nothing and are dropped.
+
+    The value is a sum of terms that cancel at a global minimum; it is returned as
+    max(L, 0), since rounding can otherwise leave it slightly negative.
 
     Parameters
     ----------
@@ -465,7 +476,8 @@ class ReluPopulationPoint(_PopulationPoint):
         self.kernel = np.outer(self.a_norm, self.b_norm) * (s + (np.pi - self.angles) * c) / _TWO_PI
         K = self.kernel
         energy = 0.5 * self.v @ K[:, :k] @ self.v - self.v @ K[:, k:] @ obj._teacher_v
-        self.value = float(energy + obj._teacher_energy)
+        # an expectation of a square: rounding can leave the sum at about −1e-16 · null_loss
+        self.value = max(float(energy + obj._teacher_energy), 0.0)
         K_all = k + obj._teacher_v.size
         self._column_size = 4 * k * K_all + 6 * k * obj.d
 
@@ -491,6 +503,25 @@ class ReluPopulationPoint(_PopulationPoint):
         return (weights @ B + along[:, None] * self.A_hat) / _TWO_PI
 
     @cached_property
+    def kink_curvature(self) -> np.ndarray:
+        """The curvature the kinks contribute, one (d, d) block per unit, shape (k, d, d).
+
+        Block i is v_i (Σ_j v_j ∇²_aaκ(w_i, w_j) − Σ_j v*_j ∇²_aaκ(w_i, w*_j)): the
+        population value of the residual curvature (1/n) Σ_x r(x) v_i φ″(w_iᵀx) xxᵀ, with
+        φ″ the Dirac mass of the ReLU's kink. The rest of the Hessian is the Gauss–Newton
+        matrix E[JᵀJ] (and, when v is trained, the terms R_i of ∂²L/∂w_i∂v_i). The training
+        loss has no such term (φ″ = 0 off the kink, and no sample sits on it), so its Hessian
+        converges to the Hessian minus these blocks.
+        """
+        self._check_differentiable()
+        a_safe = np.where(self.a_norm > 0, self.a_norm, 1.0)
+        alpha = self.v[:, None] * self.omega[None, :] * self.b_norm[None, :] / (_TWO_PI * a_safe[:, None])
+        tangent = np.eye(self.objective.d)[None] - self.A_hat[:, :, None] * self.A_hat[:, None, :]
+        blocks = np.sum(alpha * self.sin, axis=1)[:, None, None] * tangent
+        blocks += np.einsum("ij,ijd,ije->ide", alpha * _safe_inverse(self.sin), self.E, self.E)
+        return blocks
+
+    @cached_property
     def grad(self) -> np.ndarray:
         """∇L(θ), shape (p,)."""
         gW = (self.v[:, None] * self.R).ravel()
@@ -502,28 +533,18 @@ class ReluPopulationPoint(_PopulationPoint):
         R = self.R  # checks differentiability
         obj = self.objective
         k = obj.k
-        v, W, A_hat, E = self.v, self.W, self.A_hat, self.E
-        s, angles = self.sin, self.angles
-        inv_s = np.divide(1.0, s, out=np.zeros_like(s), where=s > 0)
-        a_safe = np.where(self.a_norm > 0, self.a_norm, 1.0)
+        v, W, A_hat = self.v, self.W, self.A_hat
         dv, dW = self._split_block(U)
-
-        # Σ_j ω_j ∇²_aa κ(w_i, b_j) u_i over all partners
-        alpha = self.omega[None, :] * self.b_norm[None, :] / (_TWO_PI * a_safe[:, None])
+        hW = np.einsum("ide,bie->bid", self.kink_curvature, dW)
         au = np.einsum("id,bid->bi", A_hat, dW)  # ŵ_i·u_i
-        tangent = dW - au[:, :, None] * A_hat[None]
-        eu = np.einsum("ijd,bid->bij", E, dW)
-        own = np.sum(alpha * s, axis=1)[None, :, None] * tangent
-        own += np.einsum("ijd,bij->bid", E, (alpha * inv_s)[None] * eu)
-        hW = v[None, :, None] * own
 
         # Σ_m v_m ∇²_ab κ(w_i, w_m) u_m over the student's units (m = i gives I/2)
-        Es, ss, inv_ss = E[:, :k], s[:, :k], inv_s[:, :k]
+        Es, ss, angles = self.E[:, :k], self.sin[:, :k], self.angles[:, :k]
         F = A_hat[:, None, :] - self.cos[:, :k, None] * A_hat[None, :, :]  # f_im = ŵ_i − c ŵ_m
         F[np.arange(k), np.arange(k)] = 0.0
         fu = np.einsum("imd,bmd->bim", F, dW)
-        mixed = np.einsum("im,bmd->bid", v[None, :] * (np.pi - angles[:, :k]), dW)
-        mixed += np.einsum("imd,bim->bid", Es, (v[None, :] * inv_ss)[None] * fu)
+        mixed = np.einsum("im,bmd->bid", v[None, :] * (np.pi - angles), dW)
+        mixed += np.einsum("imd,bim->bid", Es, (v[None, :] * _safe_inverse(ss))[None] * fu)
         mixed += np.einsum("im,bm->bi", v[None, :] * ss, au)[:, :, None] * A_hat[None]
         hW += v[None, :, None] * mixed / _TWO_PI
 
@@ -531,7 +552,7 @@ class ReluPopulationPoint(_PopulationPoint):
             return self._join_block(None, hW)
         # ∂²L/∂w_i∂v_m = [i = m] R_i + v_i ∇_aκ(w_i, w_m), with
         # ∇_aκ(w_i, w_m) = ((π − θ_im) w_m + ‖w_m‖ s_im ŵ_i)/(2π)
-        g1_weights = (np.pi - angles[:, :k]) / _TWO_PI  # (k, k)
+        g1_weights = (np.pi - angles) / _TWO_PI  # (k, k)
         g1_along = self.a_norm[None, :] * ss / _TWO_PI  # (k, k)
         from_v = np.einsum("im,bm,md->bid", g1_weights, dv, W)
         from_v += (dv @ g1_along.T)[:, :, None] * A_hat[None]

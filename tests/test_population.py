@@ -141,6 +141,27 @@ def test_relu_hessian_is_continuous_across_parallel_units():
     np.testing.assert_allclose((kappa - kappa0) / ts**3, 2.0 / (6 * np.pi), rtol=1e-3)
 
 
+def test_relu_training_hessian_misses_exactly_the_kink_curvature():
+    # φ″ = 0 off the kink, so the training loss's Hessian converges to the population Hessian
+    # minus its kink curvature, not to the population Hessian
+    n, d, k = 200_000, 3, 2
+    teacher = planted(n=1, d=d, k=k, activation="relu", rng=23).teacher
+    pop = ReluPopulation(teacher, v=np.ones(k))
+    theta = np.random.default_rng(24).normal(size=pop.p) / np.sqrt(d)
+    data = planted(n=n, d=d, k=k, activation="relu", W=teacher.W, v=teacher.v, rng=25)
+    H_train = Objective(data.X, data.y, "relu", v=np.ones(k)).hessian(theta)
+    point = pop.at(theta)
+    H = point.hessian()
+    kink = np.zeros_like(H)
+    for unit, block in enumerate(point.kink_curvature):
+        kink[unit * d:(unit + 1) * d, unit * d:(unit + 1) * d] = block
+    scale = np.linalg.norm(H, 2)
+    assert np.linalg.norm(H - H_train, 2) > 0.2 * scale
+    assert np.linalg.norm(H - kink - H_train, 2) < 0.03 * scale
+    # at the teacher the residual vanishes and so does the kink curvature
+    np.testing.assert_allclose(pop.at(pop.pack(teacher.W)).kink_curvature, 0.0, atol=1e-14)
+
+
 def test_quadratic_zero_is_a_strict_saddle_with_the_predicted_curvature():
     teacher = planted(n=1, d=3, k=3, rng=9).teacher
     v = np.array([1.0, 2.0, 0.5, 1.0])
