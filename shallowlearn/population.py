@@ -128,12 +128,9 @@ class _PopulationPoint:
         U = np.asarray(U, dtype=np.float64)
         if U.ndim == 1:
             return self._product(U[:, None])[:, 0]
-        out = np.empty_like(U)
-        step = max(1, _CHUNK_ELEMENTS // self._column_size)
-        for start in range(0, U.shape[1], step):
-            cols = slice(start, start + step)
-            out[:, cols] = self._product(U[:, cols])
-        return out
+        step = max(1, _CHUNK_ELEMENTS // self._column_size)  # columns per block
+        blocks = [self._product(U[:, start:start + step]) for start in range(0, U.shape[1], step)]
+        return np.concatenate(blocks, axis=1) if blocks else np.empty_like(U)
 
     def hessian(self) -> np.ndarray:
         """The dense Hessian, shape (p, p), symmetric: :meth:`hvp` applied to the identity."""
@@ -232,10 +229,9 @@ class QuadraticPopulationPoint(_PopulationPoint):
 
     Attributes
     ----------
-    objective : QuadraticPopulation
-    theta : numpy.ndarray, shape (p,)
-    v, W : numpy.ndarray
-        Views of θ (v is the fixed one when v is not trained).
+    objective, theta, v, W
+        The QuadraticPopulation, θ (shape (p,)) and views (v, W) of θ; v is the objective's own when it
+        is fixed.
     M, delta : numpy.ndarray, shape (d, d)
         M = WᵀD_vW and Δ = M − M*.
     value : float
@@ -301,7 +297,7 @@ def _safe_inverse(s):
 
 def _unit_rows(A):
     """Row norms of A and its rows scaled to unit length (zero rows stay zero)."""
-    norms = np.linalg.norm(A, axis=-1)
+    norms = np.sqrt(np.einsum("...i,...i->...", A, A))
     safe = np.where(norms > 0, norms, 1.0)
     return norms, A / safe[..., None]
 
@@ -355,21 +351,14 @@ class ReluPopulation(_Population):
     ----------
     teacher : Teacher
         With the ReLU activation; any width.
-    v : array_like, shape (k,), optional
-        Fixed output weights: θ = vec(W), p = kd.
-    k : int, optional
-        Hidden units when v is trained too: θ = [v, vec(W)], p = k + kd. Give exactly one of
-        ``v`` and ``k``.
+    v, k
+        Exactly one of them, as for :class:`QuadraticPopulation`: the fixed output weights
+        (θ = vec(W)), or the number of hidden units (θ = [v, vec(W)], v trained).
 
     Attributes
     ----------
-    d, k, p : int
-        Input dimension, hidden units, number of parameters.
-    trains_v : bool
-    v : numpy.ndarray or None
-        The fixed output weights (read-only), or None.
-    teacher : Teacher
-    activation : Activation
+    d, k, p, trains_v, v, teacher, activation
+        As for :class:`QuadraticPopulation`.
     null_loss : float
         ½ E y² = ½ Σ_ij v*_i v*_j κ(w*_i, w*_j), the loss of the zero network.
 
@@ -393,6 +382,7 @@ class ReluPopulation(_Population):
         keep = (np.linalg.norm(t.W, axis=1) > 0) & (t.v != 0)
         self._teacher_W = read_only(t.W[keep].copy())
         self._teacher_v = read_only(t.v[keep].copy())
+        self._teacher_norm, self._teacher_hat = _unit_rows(self._teacher_W)
         kernel = _relu_kernel(self._teacher_W, self._teacher_W)
         self._teacher_energy = 0.5 * float(self._teacher_v @ kernel @ self._teacher_v)
         self.null_loss = self._teacher_energy
@@ -438,10 +428,9 @@ class ReluPopulationPoint(_PopulationPoint):
 
     Attributes
     ----------
-    objective : ReluPopulation
-    theta : numpy.ndarray, shape (p,)
-    v, W : numpy.ndarray
-        Views of θ (v is the fixed one when v is not trained).
+    objective, theta, v, W
+        The ReluPopulation, θ (shape (p,)) and views (v, W) of θ; v is the objective's own when it
+        is fixed.
     kernel : numpy.ndarray, shape (k, K)
         κ(w_i, b_j) for each student unit and partner.
     angles : numpy.ndarray, shape (k, K)
@@ -462,15 +451,16 @@ class ReluPopulationPoint(_PopulationPoint):
         super().__init__(objective, theta)
         obj = objective
         k = obj.k
-        B = np.concatenate([self.W, obj._teacher_W])  # partners: the student, then the teacher
-        self.omega = np.concatenate([self.v, -obj._teacher_v])  # their signed output weights
+        # partners: the student's units, then the teacher's, with signed output weights ω
+        self.omega = np.concatenate([self.v, -obj._teacher_v])
         self.a_norm, self.A_hat = _unit_rows(self.W)
-        self.b_norm, self.B_hat = _unit_rows(B)
+        self.b_norm = np.concatenate([self.a_norm, obj._teacher_norm])
+        self.B_hat = np.concatenate([self.A_hat, obj._teacher_hat])
         c = np.clip(self.A_hat @ self.B_hat.T, -1.0, 1.0)
         c[np.arange(k), np.arange(k)] = 1.0  # a unit with itself: exactly parallel
         E = self.B_hat[None, :, :] - c[:, :, None] * self.A_hat[:, None, :]
         E[np.arange(k), np.arange(k)] = 0.0
-        s = np.linalg.norm(E, axis=2)
+        s = np.sqrt(np.einsum("ijd,ijd->ij", E, E))
         self.cos, self.sin, self.E = c, s, E
         self.angles = np.arctan2(s, c)
         self.kernel = np.outer(self.a_norm, self.b_norm) * (s + (np.pi - self.angles) * c) / _TWO_PI
