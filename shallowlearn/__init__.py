@@ -18,6 +18,7 @@ How the modules fit together (each name is a module)::
     solvers (run loop) ◄─ first_order, second_order ◄─ subproblems
         ▲ costs (measured: dense or matrix-free curvature, which is cheaper)
     batched (many gradient-descent runs as array computations)
+    population (the loss averaged over Gaussian inputs, with the objective's interface)
     spectrum ─► critical_points, slices, quadratic (the lifted convex problem)
     protocols ─► runner ─► results_io, statistics ─► plotting
     cli (python -m shallowlearn), bench, derivative_checks, assignments
@@ -36,6 +37,7 @@ from .runner import run_protocol
 from .statistics import crossing_standard_error, fit_logistic
 from .initializations import near_planted, random_init, spectral_init, tensor_init
 from .objective import BaseObjective, Objective, Point
+from .population import QuadraticPopulation, ReluPopulation, population_objective
 from .slices import (
     TrajectoryProjection,
     project_trajectory,
@@ -67,6 +69,8 @@ __all__ = [
     "PROTOCOLS",
     "Point",
     "Protocol",
+    "QuadraticPopulation",
+    "ReluPopulation",
     "Results",
     "SOLVERS",
     "SolverHistory",
@@ -91,6 +95,7 @@ __all__ = [
     "perturbed_gradient_descent",
     "pgd_theory_parameters",
     "planted",
+    "population_objective",
     "project_trajectory",
     "protocol_inputs",
     "random_direction",
