@@ -16,6 +16,7 @@ __all__ = [
     "check_array",
     "check_bool",
     "check_choice",
+    "check_non_negative_int",
     "check_objective",
     "check_positive_int",
     "check_real",
@@ -67,6 +68,22 @@ def check_positive_int(value, name: str) -> int:
         raise TypeError(f"{name} must be a positive integer; got {value!r}")
     if value < 1:
         raise ValueError(f"{name} must be a positive integer; got {value}")
+    return int(value)
+
+
+def check_non_negative_int(value, name: str) -> int:
+    """Return ``value`` as an int after checking that it is an integer of at least 0.
+
+    Examples
+    --------
+    >>> from shallowlearn.validation import check_non_negative_int
+    >>> check_non_negative_int(0, "seed")
+    0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a non-negative integer; got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer; got {value}")
     return int(value)
 
 
