@@ -1,7 +1,9 @@
 """The command line: ``python -m shallowlearn <command> [options]``.
 
-- ``run PROTOCOL``: run an experiment protocol (:mod:`shallowlearn.protocols`), save its
-  results (JSON) and figure (PNG), print a summary.
+- ``run PROTOCOL``: run an experiment protocol (:mod:`shallowlearn.protocols`), in-process
+  or on a Dask cluster (``--workers N``, ``--scheduler ADDRESS``), checkpointing each
+  finished task in ``OUT/.checkpoints`` (``--resume`` continues an interrupted run); save
+  its results (JSON) and figure (PNG), print a summary.
 - ``bench``: time the batched engine and the fused gradient (:mod:`shallowlearn.bench`).
 - ``bench-spectrum``: time the routes to the most negative Hessian eigenvalue.
 - ``grade SUBMISSION...``: run and check students' assignment notebooks and write a gradebook
@@ -14,6 +16,7 @@ one-line message. ``python -m shallowlearn --help`` lists the commands.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -36,10 +39,33 @@ def _non_negative_int(text: str) -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a positive integer; got 0")
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
     return value
+
+
+def _worker_count(text: str) -> int:
+    """A number of local worker processes: at least 1, at most the CPUs this process may use."""
+    value = _positive_int(text)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if value > cpus:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {cpus} (the CPUs of this machine); got {value} (use --scheduler "
+            f"for a larger cluster)")
+    return value
+
+
+def _scheduler_address(text: str) -> str:
+    """A Dask scheduler address, [scheme://]host:port (reached only once the run starts)."""
+    host, colon, port = text.rpartition("://")[2].rpartition(":")
+    if not colon or not host or not port.isdigit() or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(
+            f"expected a scheduler address such as tcp://10.0.0.5:8786; got {text!r}")
+    return text
 
 
 def _output_folder(text: str) -> str:
@@ -73,18 +99,51 @@ def _choice_of(choices):
 
 
 def _run(args) -> int:
+    from . import __version__
+    from .checkpoints import CheckpointError, Checkpoints
     from .plotting import plot_results
     from .protocols import get_protocol
     from .results_io import save_results
     from .runner import run_protocol
+    from .tasks import protocol_tasks
+
+    def refuse(err) -> int:
+        print(f"python -m shallowlearn run: error: {err}", file=sys.stderr)
+        return 2
 
     protocol = get_protocol(args.protocol, args.size)
-    results = run_protocol(protocol, seed=args.seed, progress=not args.no_progress)
-    os.makedirs(args.out, exist_ok=True)
+    root = os.path.join(args.out, ".checkpoints")
+    refused = (CheckpointError,)
+    client = None
+    if args.workers is not None or args.scheduler is not None:
+        try:
+            from . import distributed
+        except ImportError as err:
+            return refuse(err)
+        refused += (distributed.ClusterError,)
+    try:
+        if args.scheduler is not None:
+            client = distributed.connect(args.scheduler)
+        results = run_protocol(protocol, seed=args.seed, progress=not args.no_progress,
+                               client=client, workers=args.workers, checkpoints=root,
+                               resume=args.resume)
+    except refused as err:
+        return refuse(err)
+    except KeyboardInterrupt:
+        print(f"the finished tasks are checkpointed in {root}; add --resume to finish them",
+              file=sys.stderr)
+        raise
+    finally:
+        if client is not None:
+            client.close()
     stem = os.path.join(args.out, f"{protocol.name}-{protocol.size}")
     save_results(results, stem + ".json")
     fig, _ = plot_results(results)
     fig.savefig(stem + ".png", dpi=120)
+    # the results are saved: the checkpoints of the run have served
+    Checkpoints(root, protocol, args.seed, protocol_tasks(protocol), __version__).remove()
+    with contextlib.suppress(OSError):  # and their root goes too, unless other runs use it
+        os.rmdir(root)
     print(report(results))
     print(f"saved {stem}.json and {stem}.png")
     return 0
@@ -227,7 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run", help="run an experiment protocol, save its results and figure",
-        description="Run one of the paper's protocols, save its results (JSON) and figure (PNG).",
+        description="Run one of the paper's protocols, save its results (JSON) and figure "
+                    "(PNG). The protocol is cut into tasks, run in this process one after "
+                    "another, or on a Dask cluster with --workers or --scheduler (the results "
+                    "are the same). Each finished task is checkpointed in "
+                    "OUT/.checkpoints/<protocol>-<size>-seed<seed>/ until the results are "
+                    "saved.",
         formatter_class=defaults)
     run.add_argument("protocol", type=_choice_of(list(PROTOCOLS)),
                      help=f"which protocol: {', '.join(PROTOCOLS)}")
@@ -236,7 +300,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=_output_folder, default=".",
                      help="folder for <protocol>-<size>.json and .png")
     run.add_argument("--seed", type=_non_negative_int, default=0, help="random seed")
-    run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_worker_count, default=None, metavar="N",
+                       help="run the tasks on N local Dask worker processes")
+    where.add_argument("--scheduler", type=_scheduler_address, default=None,
+                       metavar="ADDRESS",
+                       help="run the tasks on the Dask cluster whose scheduler is at ADDRESS, "
+                            "e.g. tcp://10.0.0.5:8786")
+    run.add_argument("--resume", action="store_true",
+                     help="keep the tasks that an interrupted run of the same protocol, size "
+                          "and seed checkpointed in OUT/.checkpoints; compute the others")
     run.set_defaults(handler=_run)
 
     bench = commands.add_parser(
