@@ -72,7 +72,9 @@ def local_client(workers: int):
     """
     cluster = distributed.LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-        env=dict(_WORKER_ENV))
+        # no dashboard, and the scheduler's HTTP routes on a free local port (not 8787, which
+        # another cluster may hold)
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, env=dict(_WORKER_ENV))
     try:
         with distributed.Client(cluster, set_as_default=False) as client:
             yield client
