@@ -191,8 +191,16 @@ def report(results) -> str:
 def _bench(args) -> int:
     from . import bench
 
+    if args.dask:
+        try:
+            from . import distributed  # noqa: F401 (refuses with the install command)
+        except ImportError as err:
+            print(f"python -m shallowlearn bench: error: {err}", file=sys.stderr)
+            return 2
     rows = bench.engine_rows(quick=args.quick, repeat=args.repeat, progress=not args.no_progress)
     rows += bench.gradient_rows()
+    if args.dask:
+        rows += bench.dask_rows(repeat=args.repeat)
     text = bench.table(rows)
     print(text)
     if args.out is not None:
@@ -321,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="reduced Figure 3a protocol")
     bench.add_argument("--repeat", type=_positive_int, default=2,
                        help="rounds of the Figure 3a measurement; the best of each side counts")
+    bench.add_argument("--dask", action="store_true",
+                       help="also time a reduced protocol on 2 Dask worker processes against 1 "
+                            "(about a minute)")
     bench.add_argument("--out", type=_output_folder, default=None,
                        help="also write bench.md and bench.json to this folder")
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -337,6 +337,11 @@ CLUSTER_SCRIPT = """
                                       on_task=lambda t: again.append(t.index), progress=False),
                          f"{{out}}/resumed.json")
             info.update(first=first, again=again)
+
+        # the benchmark's rows (on a protocol cut short: the rows, not the timing)
+        from shallowlearn import bench
+        bench._QUICK_MAX_ITER = 300
+        info["bench"] = bench.dask_rows(repeat=1)
         with open(f"{{out}}/info.json", "w") as handle:
             json.dump(info, handle)
 """
@@ -377,3 +382,13 @@ def test_resume_on_the_cluster_recomputes_only_the_rest(cluster_runs):
     assert sorted(info["first"] + info["again"]) == list(range(7))
     assert same_results(load_results(out / "resumed.json"), run_protocol(small("fig3b"),
                                                                          progress=False))
+
+
+def test_the_dask_benchmark_compares_2_workers_with_1_on_identical_results(cluster_runs):
+    _, info = cluster_runs
+    rows = {label.strip(): (value, target, passed) for label, value, target, passed
+            in info["bench"]}
+    speedup = rows["speed-up of 2 workers over 1"]
+    assert speedup[1] == ">= 1.7x" and isinstance(speedup[2], bool)
+    assert float(speedup[0].rstrip("x")) > 0
+    assert rows["results of 1 and 2 workers and in-process"] == ("identical", "identical", True)
