@@ -28,24 +28,23 @@ __all__ = ["build_parser", "main"]
 # --- argument types: each refuses a bad value before any work starts -------------------------
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {value}")
-    return value
+def _integer_from(low: int, what: str):
+    """An argument type that accepts an integer of at least ``low`` (``what`` names them)."""
+
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}; got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}; got {value}")
+        return value
+
+    return check
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
-    return value
+_non_negative_int = _integer_from(0, "a non-negative integer")
+_positive_int = _integer_from(1, "a positive integer")
 
 
 def _worker_count(text: str) -> int:

@@ -64,11 +64,7 @@ def check_positive_int(value, name: str) -> int:
     >>> check_positive_int(3, "k")
     3
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer; got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value}")
-    return int(value)
+    return _check_int(value, name, 1, "a positive integer")
 
 
 def check_non_negative_int(value, name: str) -> int:
@@ -80,10 +76,15 @@ def check_non_negative_int(value, name: str) -> int:
     >>> check_non_negative_int(0, "seed")
     0
     """
+    return _check_int(value, name, 0, "a non-negative integer")
+
+
+def _check_int(value, name: str, low: int, what: str) -> int:
+    """``value`` as an int: a TypeError for a non-integer, a ValueError below ``low``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a non-negative integer; got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {value}")
+        raise TypeError(f"{name} must be {what}; got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be {what}; got {value}")
     return int(value)
 
 
