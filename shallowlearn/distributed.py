@@ -152,12 +152,19 @@ def check_workers(client, timeout: float | None = None) -> int:
     ClusterError
         When no worker joins within ``timeout`` seconds (default :data:`WORKER_TIMEOUT`), or
         a worker cannot import shallowlearn or runs other versions.
+
+    Examples
+    --------
+    >>> from shallowlearn.distributed import check_workers, local_client
+    >>> with local_client(2) as client:  # doctest: +SKIP
+    ...     check_workers(client)
+    2
     """
     timeout = WORKER_TIMEOUT if timeout is None else timeout
     try:
         client.wait_for_workers(1, timeout=timeout)
     except TimeoutError:
-        raise ClusterError(f"the Dask cluster has had no worker for {timeout:g} s") from None
+        raise ClusterError(f"no worker joined the Dask cluster within {timeout:g} s") from None
     here = _environment()
     try:
         found = client.run(_environment)
@@ -187,6 +194,18 @@ def run_tasks(client, function, protocol: Protocol, tasks: list[Task], seed: int
     ClusterError
         When the cluster cannot run the tasks (see :func:`check_workers`) or has had no worker
         for :data:`WORKER_TIMEOUT` seconds.
+
+    Examples
+    --------
+    >>> from shallowlearn import get_protocol
+    >>> from shallowlearn.distributed import local_client, run_tasks
+    >>> from shallowlearn.tasks import protocol_tasks, run_task
+    >>> p = get_protocol("fig3b", "reduced")
+    >>> with local_client(2) as client:  # doctest: +SKIP
+    ...     finished = [task.index for task, _ in run_tasks(client, run_task, p,
+    ...                                                      protocol_tasks(p), seed=0)]
+    >>> sorted(finished)  # doctest: +SKIP
+    [0, 1, 2, 3, 4, 5, 6]
     """
     check_client(client)
     check_workers(client)
