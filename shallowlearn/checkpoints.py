@@ -117,14 +117,10 @@ class Checkpoints:
 
     def save(self, task: Task, result: dict) -> None:
         """Write the results of a finished task (atomically)."""
-        record = {key: self.manifest[key] for key in ("format", "version", "seed")}
-        record.update(protocol=self.manifest["protocol"]["name"],
-                      size=self.manifest["protocol"]["size"], task=task.index,
-                      teachers=[list(pair) for pair in task.teachers])
+        record = json.dumps(self._record(task.index))
         arrays = {key: np.asarray(value) for key, value in result.items()}
         write_atomically(self._path(task.index),
-                         lambda handle: np.savez(handle, record=np.array(json.dumps(record)),
-                                                 **arrays))
+                         lambda handle: np.savez(handle, record=np.array(record), **arrays))
 
     def remove(self) -> None:
         """Delete the checkpoint files and, if it is then empty, the folder."""
@@ -135,6 +131,13 @@ class Checkpoints:
                 os.unlink(os.path.join(self.folder, name))
         if not os.listdir(self.folder):
             os.rmdir(self.folder)
+
+    def _record(self, index: int) -> dict:
+        """What a task file says it holds: the run (protocol, size, seed, version) and task."""
+        protocol = self.manifest["protocol"]
+        return {"format": _FORMAT, "version": self.manifest["version"],
+                "seed": self.manifest["seed"], "protocol": protocol["name"],
+                "size": protocol["size"], "task": index, "teachers": self.manifest["tasks"][index]}
 
     def _path(self, index: int) -> str:
         return os.path.join(self.folder, f"task-{index:04d}.npz")
@@ -179,11 +182,7 @@ class Checkpoints:
             record = json.loads(str(arrays.pop("record")))
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
             raise self._refuse(f"{name} is corrupt ({err})") from None
-        expected = {key: self.manifest[key] for key in ("format", "version", "seed")}
-        expected.update(protocol=self.manifest["protocol"]["name"],
-                        size=self.manifest["protocol"]["size"], task=index,
-                        teachers=self.manifest["tasks"][index])
-        if record != expected:
+        if record != self._record(index):
             raise self._refuse(f"{name} holds the results of another task or run")
         columns = set(RESULT_COLUMNS) | (
             {"history"} if self.manifest["protocol"]["record_every"] is not None else set())
