@@ -36,6 +36,11 @@ folder given by ``--out``; ``shallowlearn/results/bench.md`` holds the measureme
    run stops at L ≤ 10⁻¹⁰ (scipy through a callback); the package's wall time includes the
    λ_min certificate of its result. Each side counts its best of ``--repeat`` alternating
    rounds; the target is at most 1.5 times the faster scipy method.
+5. **Dask workers** (``bench --dask``): the reduced Figure 3a protocol (3 teachers × 3 starts,
+   at most 5,000 steps; 2 tasks, see :mod:`shallowlearn.tasks`) run by
+   :func:`~shallowlearn.runner.run_protocol` on a local cluster of 2 worker processes against
+   one of 1, both started before the clock runs; the results of both and of an in-process
+   run must be identical.
 
 ``--quick`` runs a reduced Figure 3a protocol (3 teachers × 3 starts, at most 5,000 steps) and
 loops over all of its runs, and the solver comparison without p = 5,000.
@@ -43,6 +48,7 @@ loops over all of its runs, and the solver comparison without p = 5,000.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -59,12 +65,13 @@ from .data import planted, random_labels
 from .first_order import gradient_descent
 from .objective import Objective
 from .protocols import get_protocol, protocol_inputs
+from .runner import run_protocol
 from .second_order import cubic_regularization, trust_region
 from .spectrum import HessianOperator, hessian_spectrum
 from .validation import as_rng, check_positive_int
 
-__all__ = ["engine_rows", "gradient_rows", "solver_rows", "spectrum_rows", "theorem21_problem",
-           "write_report"]
+__all__ = ["dask_rows", "engine_rows", "gradient_rows", "solver_rows", "spectrum_rows",
+           "theorem21_problem", "write_report"]
 
 _QUICK_MAX_ITER = 5_000
 SPECTRUM_SIZES = {"full": (2000, 100, 200), "quick": (400, 20, 40)}
@@ -425,6 +432,56 @@ def solver_rows(*, quick: bool = False, repeat: int = 3, sizes=None) -> list[tup
                          f"{best[name] / best['scipy trust-ncg, one cached point per theta']:.2f}x",
                          "", None))
     return rows
+
+
+# --- 5. Dask workers ------------------------------------------------------------------------------
+
+
+def _identical(a, b) -> bool:
+    """Whether two Results hold the same runs, bit for bit."""
+    return a.runs.keys() == b.runs.keys() and all(
+        np.array_equal(a.runs[key], b.runs[key]) for key in a.runs)
+
+
+def dask_rows(*, repeat: int = 2) -> list[tuple]:
+    """The rows of benchmark 4 (module docstring): (label, value, target, passed or None).
+
+    Starts local Dask clusters, so a script that calls it must do so under
+    ``if __name__ == "__main__":``.
+    """
+    from .distributed import local_client
+    from .tasks import protocol_tasks
+
+    repeat = check_positive_int(repeat, "repeat")
+    protocol = dataclasses.replace(get_protocol("fig3a", "reduced"), max_iter=_QUICK_MAX_ITER)
+    start = time.perf_counter()
+    reference = run_protocol(protocol, progress=False)
+    in_process = time.perf_counter() - start
+    same = True
+    best = [np.inf, np.inf]
+    with contextlib.ExitStack() as clusters:
+        start = time.perf_counter()
+        clients = [clusters.enter_context(local_client(count)) for count in (1, 2)]
+        started = time.perf_counter() - start
+        for _ in range(repeat):
+            for i, client in enumerate(clients):
+                start = time.perf_counter()
+                res = run_protocol(protocol, client=client, progress=False)
+                best[i] = min(best[i], time.perf_counter() - start)
+                same &= _identical(res, reference)
+    speedup = best[0] / best[1]
+    return [
+        (f"Dask: Figure 3a (reduced, at most {protocol.max_iter:,} steps), "
+         f"{len(protocol_tasks(protocol))} tasks, {len(reference.runs['loss'])} runs", "", "",
+         None),
+        ("  in-process, wall", f"{in_process:.1f} s", "", None),
+        (f"  1 worker process, wall (best of {repeat} rounds)", f"{best[0]:.1f} s", "", None),
+        (f"  2 worker processes, wall (best of {repeat} rounds)", f"{best[1]:.1f} s", "", None),
+        ("  speed-up of 2 workers over 1", f"{speedup:.2f}x", ">= 1.7x", bool(speedup >= 1.7)),
+        ("  results of 1 and 2 workers and in-process", "identical" if same else "differ",
+         "identical", same),
+        ("  starting the two clusters (not timed above)", f"{started:.1f} s", "", None),
+    ]
 
 
 # --- the report ----------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 """The command line: ``python -m shallowlearn <command> [options]``.
 
-- ``run PROTOCOL``: run an experiment protocol (:mod:`shallowlearn.protocols`), save its
-  results (JSON) and figure (PNG), print a summary.
+- ``run PROTOCOL``: run an experiment protocol (:mod:`shallowlearn.protocols`), in-process
+  or on a Dask cluster (``--workers N``, ``--scheduler ADDRESS``), checkpointing each
+  finished task in ``OUT/.checkpoints`` (``--resume`` continues an interrupted run); save
+  its results (JSON) and figure (PNG), print a summary.
 - ``bench``: time the batched engine, the fused gradient and the second-order solvers against
-  scipy (:mod:`shallowlearn.bench`; ``--solvers``: only the last).
+  scipy (:mod:`shallowlearn.bench`; ``--solvers``: only the last; ``--dask``: also 2 Dask
+  workers against 1).
 - ``bench-spectrum``: time the routes to the most negative Hessian eigenvalue.
 - ``grade SUBMISSION...``: run and check students' assignment notebooks and write a gradebook
   (:mod:`shallowlearn.grading`).
@@ -15,6 +18,7 @@ one-line message. ``python -m shallowlearn --help`` lists the commands.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -26,21 +30,43 @@ __all__ = ["build_parser", "main"]
 # --- argument types: each refuses a bad value before any work starts -------------------------
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {value}")
+def _integer_from(low: int, what: str):
+    """An argument type that accepts an integer of at least ``low`` (``what`` names them)."""
+
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}; got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}; got {value}")
+        return value
+
+    return check
+
+
+_non_negative_int = _integer_from(0, "a non-negative integer")
+_positive_int = _integer_from(1, "a positive integer")
+
+
+def _worker_count(text: str) -> int:
+    """A number of local worker processes: at least 1, at most the CPUs this process may use."""
+    value = _positive_int(text)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if value > cpus:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {cpus} (the CPUs of this machine); got {value} (use --scheduler "
+            f"for a larger cluster)")
     return value
 
 
-def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a positive integer; got 0")
-    return value
+def _scheduler_address(text: str) -> str:
+    """A Dask scheduler address, [scheme://]host:port (reached only once the run starts)."""
+    host, colon, port = text.rpartition("://")[2].rpartition(":")
+    if not colon or not host or not port.isdigit() or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(
+            f"expected a scheduler address such as tcp://10.0.0.5:8786; got {text!r}")
+    return text
 
 
 def _output_folder(text: str) -> str:
@@ -74,18 +100,51 @@ def _choice_of(choices):
 
 
 def _run(args) -> int:
+    from . import __version__
+    from .checkpoints import CheckpointError, Checkpoints
     from .plotting import plot_results
     from .protocols import get_protocol
     from .results_io import save_results
     from .runner import run_protocol
+    from .tasks import protocol_tasks
+
+    def refuse(err) -> int:
+        print(f"python -m shallowlearn run: error: {err}", file=sys.stderr)
+        return 2
 
     protocol = get_protocol(args.protocol, args.size)
-    results = run_protocol(protocol, seed=args.seed, progress=not args.no_progress)
-    os.makedirs(args.out, exist_ok=True)
+    root = os.path.join(args.out, ".checkpoints")
+    refused = (CheckpointError,)
+    client = None
+    if args.workers is not None or args.scheduler is not None:
+        try:
+            from . import distributed
+        except ImportError as err:
+            return refuse(err)
+        refused += (distributed.ClusterError,)
+    try:
+        if args.scheduler is not None:
+            client = distributed.connect(args.scheduler)
+        results = run_protocol(protocol, seed=args.seed, progress=not args.no_progress,
+                               client=client, workers=args.workers, checkpoints=root,
+                               resume=args.resume)
+    except refused as err:
+        return refuse(err)
+    except KeyboardInterrupt:
+        print(f"the finished tasks are checkpointed in {root}; add --resume to finish them",
+              file=sys.stderr)
+        raise
+    finally:
+        if client is not None:
+            client.close()
     stem = os.path.join(args.out, f"{protocol.name}-{protocol.size}")
     save_results(results, stem + ".json")
     fig, _ = plot_results(results)
     fig.savefig(stem + ".png", dpi=120)
+    # the results are saved: the checkpoints of the run have served
+    Checkpoints(root, protocol, args.seed, protocol_tasks(protocol), __version__).remove()
+    with contextlib.suppress(OSError):  # and their root goes too, unless other runs use it
+        os.rmdir(root)
     print(report(results))
     print(f"saved {stem}.json and {stem}.png")
     return 0
@@ -133,12 +192,20 @@ def report(results) -> str:
 def _bench(args) -> int:
     from . import bench
 
+    if args.dask:
+        try:
+            from . import distributed  # noqa: F401 (refuses with the install command)
+        except ImportError as err:
+            print(f"python -m shallowlearn bench: error: {err}", file=sys.stderr)
+            return 2
     rows = []
     if not args.solvers:
         rows += bench.engine_rows(quick=args.quick, repeat=args.repeat,
                                   progress=not args.no_progress)
         rows += bench.gradient_rows()
     rows += bench.solver_rows(quick=args.quick, repeat=max(3, args.repeat))
+    if args.dask:
+        rows += bench.dask_rows(repeat=args.repeat)
     text = bench.table(rows)
     print(text)
     if args.out is not None:
@@ -232,7 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run", help="run an experiment protocol, save its results and figure",
-        description="Run one of the paper's protocols, save its results (JSON) and figure (PNG).",
+        description="Run one of the paper's protocols, save its results (JSON) and figure "
+                    "(PNG). The protocol is cut into tasks, run in this process one after "
+                    "another, or on a Dask cluster with --workers or --scheduler (the results "
+                    "are the same). Each finished task is checkpointed in "
+                    "OUT/.checkpoints/<protocol>-<size>-seed<seed>/ until the results are "
+                    "saved.",
         formatter_class=defaults)
     run.add_argument("protocol", type=_choice_of(list(PROTOCOLS)),
                      help=f"which protocol: {', '.join(PROTOCOLS)}")
@@ -241,7 +313,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=_output_folder, default=".",
                      help="folder for <protocol>-<size>.json and .png")
     run.add_argument("--seed", type=_non_negative_int, default=0, help="random seed")
-    run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_worker_count, default=None, metavar="N",
+                       help="run the tasks on N local Dask worker processes")
+    where.add_argument("--scheduler", type=_scheduler_address, default=None,
+                       metavar="ADDRESS",
+                       help="run the tasks on the Dask cluster whose scheduler is at ADDRESS, "
+                            "e.g. tcp://10.0.0.5:8786")
+    run.add_argument("--resume", action="store_true",
+                     help="keep the tasks that an interrupted run of the same protocol, size "
+                          "and seed checkpointed in OUT/.checkpoints; compute the others")
     run.set_defaults(handler=_run)
 
     bench = commands.add_parser(
@@ -258,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "least 3); the best of each side counts")
     bench.add_argument("--solvers", action="store_true",
                        help="only the comparison of the second-order solvers with scipy")
+    bench.add_argument("--dask", action="store_true",
+                       help="also time a reduced protocol on 2 Dask worker processes against 1 "
+                            "(about a minute)")
     bench.add_argument("--out", type=_output_folder, default=None,
                        help="also write bench.md and bench.json to this folder")
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -18,14 +18,14 @@ this package's choice, and every saved result carries them. The steps are below 
 the Hessian at the starts and at the planted weights: α = 0.005 for the quadratic protocols,
 0.05 for softplus (b = 10), 0.02 for the local runs, where d = k = 20.
 
-:func:`protocol_inputs` builds the data and starts of a protocol from its seed; running it is
+:func:`protocol_inputs` builds the data and starts of a protocol from its seed
+(:func:`teacher_inputs` those of some of its teachers); running it is
 :func:`shallowlearn.runner.run_protocol`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,9 +33,12 @@ import numpy as np
 from .activations import get_activation
 from .data import planted, random_labels
 from .initializations import near_planted, random_init
-from .validation import check_choice, check_positive_int, check_real
+from .validation import check_choice, check_non_negative_int, check_positive_int, check_real
 
-__all__ = ["KINDS", "PAPER_SUCCESS", "PROTOCOLS", "Protocol", "get_protocol", "protocol_inputs"]
+__all__ = [
+    "KINDS", "PAPER_SUCCESS", "PROTOCOLS", "Protocol", "get_protocol", "protocol_inputs",
+    "teacher_inputs",
+]
 
 #: The kinds of protocol.
 KINDS = ("success", "random_labels", "local")
@@ -142,6 +145,20 @@ class Protocol:
         k = self.k * count if len(self.k) == 1 else self.k
         radii = self.radii or (0.0,) * count
         return list(zip(d, k, radii))
+
+    def teachers_by_dimension(self) -> dict[int, list[tuple[int, int]]]:
+        """The teachers (j, i), teacher i of sweep value j, of each input dimension d, in order.
+
+        Examples
+        --------
+        >>> from shallowlearn import get_protocol
+        >>> get_protocol("fig3b", "reduced").teachers_by_dimension()[23]
+        [(1, 0), (1, 1), (1, 2)]
+        """
+        groups: dict[int, list[tuple[int, int]]] = {}
+        for j, (d, _, _) in enumerate(self.configs()):
+            groups.setdefault(d, []).extend((j, i) for i in range(self.teachers))
+        return groups
 
     def to_dict(self) -> dict:
         """The protocol as plain JSON-ready values."""
@@ -255,9 +272,8 @@ def protocol_inputs(protocol: Protocol, *, seed: int = 0) -> list[dict]:
     Returns
     -------
     list of dict
-        Each with ``X`` (m, n, d), ``y`` (m, n), ``activation``, ``W0`` and ``v0`` (lists, one
-        array per run), ``data_index`` (the data set of each run) and ``rows`` (the columns
-        ``value``, ``teacher``, ``start``, ``d``, ``k`` of each run).
+        One :func:`teacher_inputs` batch per input dimension, holding every teacher of the
+        sweep values with that d.
 
     Examples
     --------
@@ -266,33 +282,70 @@ def protocol_inputs(protocol: Protocol, *, seed: int = 0) -> list[dict]:
     >>> batch["X"].shape, len(batch["W0"])
     ((21, 100, 20), 63)
     """
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    return [teacher_inputs(protocol, teachers, seed=seed)
+            for teachers in protocol.teachers_by_dimension().values()]
+
+
+def teacher_inputs(protocol: Protocol, teachers, *, seed: int = 0) -> dict:
+    """The inputs of the runs of some teachers of a protocol, as one batch.
+
+    Parameters
+    ----------
+    protocol : Protocol
+    teachers : sequence of (int, int)
+        Pairs (j, i): teacher i of sweep value j, each with all its ``protocol.starts`` starts.
+        All must have the same input dimension d.
+    seed : int
+        The protocol's seed; the data and starts derive from it as in
+        :func:`protocol_inputs`, so a teacher's runs do not depend on which others are asked.
+
+    Returns
+    -------
+    dict
+        ``X`` (m, n, d), ``y`` (m, n), ``activation``, ``W0`` and ``v0`` (lists, one array per
+        run), ``data_index`` (the data set of each run) and ``rows`` (the columns ``value``,
+        ``teacher``, ``start``, ``d``, ``k`` of each run), the runs in the order of
+        ``teachers`` and then of the starts.
+
+    Examples
+    --------
+    >>> from shallowlearn import get_protocol
+    >>> from shallowlearn.protocols import teacher_inputs
+    >>> batch = teacher_inputs(get_protocol("fig3a", "reduced"), [(0, 2), (6, 0)])
+    >>> batch["X"].shape, batch["rows"]["k"]
+    ((2, 100, 20), (3, 3, 3, 9, 9, 9))
+    """
+    seed = check_non_negative_int(seed, "seed")
     act = get_activation(protocol.activation, **protocol.activation_params)
     configs = protocol.configs()
-    batches = []
-    for d in dict.fromkeys(c[0] for c in configs):
-        X, y, W0, v0, rows = [], [], [], [], []
-        for j, (dj, k, radius) in enumerate(configs):
-            if dj != d:
-                continue
-            for i in range(protocol.teachers):
-                data = _data(protocol, act, j, i, d, k, seed)
-                # random labels: every width fits the same data set, which is stored once
-                if not (protocol.kind == "random_labels" and X):
-                    X.append(data.X)
-                    y.append(data.y)
-                for s in range(protocol.starts):
-                    W, v = _start(protocol, data, j, i, s, d, k, radius, seed)
-                    W0.append(W)
-                    v0.append(v)
-                    rows.append((protocol.values[j], i, s, d, k, len(X) - 1))
-        columns = dict(zip(("value", "teacher", "start", "d", "k", "data_index"), zip(*rows)))
-        batches.append({
-            "X": np.array(X), "y": np.array(y), "activation": act, "W0": W0, "v0": v0,
-            "data_index": np.array(columns.pop("data_index")), "rows": columns,
-        })
-    return batches
+    pairs = [tuple(pair) for pair in teachers]
+    bad = [pair for pair in pairs if len(pair) != 2
+           or not 0 <= pair[0] < len(configs) or not 0 <= pair[1] < protocol.teachers]
+    if not pairs or bad:
+        raise ValueError(
+            f"teachers must be pairs (j, i) with 0 <= j < {len(configs)} and "
+            f"0 <= i < {protocol.teachers}; got {bad or 'none'}")
+    dims = {configs[j][0] for j, _ in pairs}
+    if len(dims) > 1:
+        raise ValueError(f"teachers must share one input dimension d; got d = {sorted(dims)}")
+    X, y, W0, v0, rows = [], [], [], [], []
+    for j, i in pairs:
+        d, k, radius = configs[j]
+        data = _data(protocol, act, j, i, d, k, seed)
+        # random labels: every width fits the same data set, which is stored once
+        if not (protocol.kind == "random_labels" and X):
+            X.append(data.X)
+            y.append(data.y)
+        for s in range(protocol.starts):
+            W, v = _start(protocol, data, j, i, s, d, k, radius, seed)
+            W0.append(W)
+            v0.append(v)
+            rows.append((protocol.values[j], i, s, d, k, len(X) - 1))
+    columns = dict(zip(("value", "teacher", "start", "d", "k", "data_index"), zip(*rows)))
+    return {
+        "X": np.array(X), "y": np.array(y), "activation": act, "W0": W0, "v0": v0,
+        "data_index": np.array(columns.pop("data_index")), "rows": columns,
+    }
 
 
 def _data(protocol: Protocol, act, j: int, i: int, d: int, k: int, seed: int):

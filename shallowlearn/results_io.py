@@ -16,7 +16,7 @@ import numpy as np
 
 from .protocols import Protocol, get_protocol
 
-__all__ = ["Results", "load_results", "save_results", "shipped_results"]
+__all__ = ["Results", "load_results", "save_results", "shipped_results", "write_atomically"]
 
 _FORMAT = "shallowlearn-results"
 _FORMAT_VERSION = 1
@@ -116,22 +116,48 @@ def save_results(results: Results, path) -> None:
         "fit": results.fit,
         "curves": _to_json(results.curves),
     }
+    write_atomically(path, lambda handle: json.dump(payload, handle), text=True)
+
+
+def write_atomically(path, write, *, text: bool = False) -> None:
+    """Write a file so that an interrupted write leaves the old file or the new one, never half.
+
+    ``write(handle)`` writes the contents to a file open under a fresh hidden name in the same
+    folder (``.<name>.<hex>.tmp``), in binary mode, or as UTF-8 text if ``text``; the file is
+    then flushed to disk and renamed over ``path``, and the rename is flushed too. If
+    ``write`` raises, the temporary file is removed; a process killed meanwhile leaves it
+    behind, under a name that readers ignore.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from shallowlearn.results_io import write_atomically
+    >>> path = os.path.join(tempfile.mkdtemp(), "note.txt")
+    >>> write_atomically(path, lambda handle: handle.write(b"done"))
+    >>> open(path).read(), os.listdir(os.path.dirname(path))
+    ('done', ['note.txt'])
+    """
     path = os.path.abspath(os.fspath(path))
+    folder = os.path.dirname(path)
     # a fresh name in the same folder (so that the rename is atomic), created with the usual
     # permissions (the process umask applies, unlike for tempfile's private files)
-    temporary = os.path.join(
-        os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp"
-    )
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with open(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle)
+        mode, encoding = ("w", "utf-8") if text else ("wb", None)
+        with open(descriptor, mode, encoding=encoding) as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself reaches the disk
+    finally:
+        os.close(directory)
 
 
 def _parse(text: str, source: str) -> Results:

@@ -1,4 +1,13 @@
-"""Running a protocol: every teacher and start, batched, into tidy :class:`~shallowlearn.results_io.Results`.
+"""Running a protocol: its tasks, in-process or on a Dask cluster, into tidy
+:class:`~shallowlearn.results_io.Results`.
+
+A protocol is cut into independent tasks (:mod:`shallowlearn.tasks`), each a batched
+gradient-descent call on some of its teachers. In-process the tasks run one after another;
+with a ``distributed.Client`` or a number of local workers they run on a Dask cluster
+(:mod:`shallowlearn.distributed`). A task's data and starts depend only on the protocol, the
+seed and the task, so the results are the same, bit for bit, in-process and with any number
+of workers. Finished tasks can be checkpointed to disk (:mod:`shallowlearn.checkpoints`) and
+an interrupted run resumed, recomputing only the tasks that had not finished.
 
 A failed run is called *stuck* when its gradient has become negligible for its loss
 (‖∇L‖² ≤ 10⁻⁶ L) and *slow* otherwise.
@@ -6,12 +15,18 @@ A failed run is called *stuck* when its gradient has become negligible for its l
 
 from __future__ import annotations
 
-import numpy as np
+import contextlib
+import os
 
-from .batched import batched_gradient_descent
-from .protocols import Protocol, get_protocol, protocol_inputs
+import numpy as np
+from tqdm.auto import tqdm
+
+from .checkpoints import Checkpoints
+from .protocols import Protocol, get_protocol
 from .results_io import Results
 from .statistics import fit_logistic
+from .tasks import RESULT_COLUMNS, protocol_tasks, run_task
+from .validation import check_bool, check_non_negative_int, check_positive_int
 
 __all__ = ["run_protocol"]
 
@@ -19,17 +34,27 @@ __all__ = ["run_protocol"]
 _STUCK = 1e-6
 
 
-def _outcomes(res, loss_tol: float) -> np.ndarray:
-    success = res.loss <= loss_tol
-    stuck = res.grad_norm**2 <= _STUCK * res.loss
+def _outcomes(runs: dict, loss_tol: float) -> np.ndarray:
+    success = runs["loss"] <= loss_tol
+    stuck = runs["grad_norm"]**2 <= _STUCK * runs["loss"]
     return np.where(
-        res.status == "diverged", "diverged",
+        runs["status"] == "diverged", "diverged",
         np.where(success, "success", np.where(stuck, "stuck", "slow")),
     )
 
 
-def run_protocol(protocol: Protocol | str, *, seed: int = 0, progress: bool = True) -> Results:
-    """Run a protocol: all its teachers and starts, batched.
+def run_protocol(
+    protocol: Protocol | str,
+    *,
+    seed: int = 0,
+    progress: bool = True,
+    client=None,
+    workers: int | None = None,
+    checkpoints=None,
+    resume: bool = False,
+    on_task=None,
+) -> Results:
+    """Run a protocol: all its teachers and starts, cut into batched tasks.
 
     Parameters
     ----------
@@ -38,11 +63,31 @@ def run_protocol(protocol: Protocol | str, *, seed: int = 0, progress: bool = Tr
     seed : int
         Seeds every teacher and start (same seed, same results).
     progress : bool
-        Show progress bars.
+        Show a progress bar over the tasks.
+    client : distributed.Client, optional
+        Run the tasks on this Dask cluster.
+    workers : int, optional
+        Run the tasks on a new cluster of this many worker processes on this machine (one
+        thread each), closed at the end. The processes are spawned, so a script that asks for
+        them must call this under ``if __name__ == "__main__":``. Without ``client`` and
+        ``workers`` the tasks run in this process, one after another.
+    checkpoints : str or path-like, optional
+        Save each finished task in ``<checkpoints>/<name>-<size>-seed<seed>/`` (see
+        :mod:`shallowlearn.checkpoints`); without ``resume``, earlier checkpoints there are
+        deleted first. The checkpoints are kept after the run.
+    resume : bool
+        Read the tasks finished by an earlier run with the same ``checkpoints`` and compute
+        only the others. A folder of another protocol, seed or package version, or a
+        corrupt one, is refused with a :class:`~shallowlearn.checkpoints.CheckpointError`.
+    on_task : callable, optional
+        Called as ``on_task(task)`` in this process with each
+        :class:`~shallowlearn.tasks.Task` once it has finished and been checkpointed; an
+        exception it raises stops the run (the finished tasks stay checkpointed).
 
     Returns
     -------
     Results
+        One row per run, in the order of sweep value, teacher and start.
 
     Examples
     --------
@@ -52,6 +97,13 @@ def run_protocol(protocol: Protocol | str, *, seed: int = 0, progress: bool = Tr
     >>> res = run_protocol(p, progress=False)
     >>> bool(res.summary["rate_median"][0] < 0)     # the loss decreases
     True
+
+    On two local worker processes (from a script, under ``if __name__ == "__main__":``), with
+    checkpoints, the results are the same:
+
+    >>> same = run_protocol(p, workers=2, checkpoints="runs", progress=False)  # doctest: +SKIP
+    >>> bool((same.runs["loss"] == res.runs["loss"]).all())  # doctest: +SKIP
+    True
     """
     from . import __version__
 
@@ -59,32 +111,83 @@ def run_protocol(protocol: Protocol | str, *, seed: int = 0, progress: bool = Tr
         protocol = get_protocol(protocol)
     if not isinstance(protocol, Protocol):
         raise TypeError(f"protocol must be a Protocol or a name; got {type(protocol).__name__}")
-    columns: dict[str, list] = {}
-    histories = []
-    # one batched call per input dimension: the runs of all widths of that d advance together
-    for batch in protocol_inputs(protocol, seed=seed):
-        res = batched_gradient_descent(
-            batch["X"], batch["y"], batch["activation"], batch["W0"], batch["v0"],
-            data_index=batch["data_index"], step=protocol.step, max_iter=protocol.max_iter,
-            loss_tol=protocol.loss_tol, record_every=protocol.record_every, progress=progress,
-        )
-        for key, col in batch["rows"].items():
-            columns.setdefault(key, []).extend(col)
-        for key in ("initial_loss", "loss", "grad_norm", "iterations", "status"):
-            columns.setdefault(key, []).extend(getattr(res, key))
-        columns.setdefault("outcome", []).extend(_outcomes(res, protocol.loss_tol))
-        if res.history is not None:
-            histories.append(res.history)
-    runs = {key: np.array(col) for key, col in columns.items()}
+    tasks = protocol_tasks(protocol)
+    progress, resume = check_bool(progress, "progress"), check_bool(resume, "resume")
+    if workers is not None:
+        workers = check_positive_int(workers, "workers")
+        if client is not None:
+            raise ValueError("give client or workers, not both")
+    if client is not None or workers is not None:
+        from . import distributed  # imports Dask, only when a cluster is asked for
+
+        if client is not None:
+            distributed.check_client(client)
+    if resume and checkpoints is None:
+        raise ValueError("resume=True needs the checkpoints folder of the run to resume")
+    if on_task is not None and not callable(on_task):
+        raise TypeError(f"on_task must be callable; got {type(on_task).__name__}")
+    seed = check_non_negative_int(seed, "seed")
+    store = None
+    done: dict[int, dict] = {}
+    if checkpoints is not None:
+        store = Checkpoints(os.fspath(checkpoints), protocol, seed, tasks, __version__)
+        done = store.open(resume=resume)
+    todo = [task for task in tasks if task.index not in done]
+    bar = tqdm(total=len(tasks), initial=len(done), disable=not progress, unit="task",
+               desc=f"{protocol.name} ({protocol.size})")
+    # closing: an error here stops the cluster's tasks (and a local cluster) at once
+    with bar, contextlib.closing(_execute(protocol, todo, seed, client, workers)) as finished:
+        for task, result in finished:
+            if store is not None:
+                store.save(task, result)
+            done[task.index] = result
+            bar.update()
+            if on_task is not None:
+                on_task(task)
+    return _assemble(protocol, seed, __version__, tasks, done)
+
+
+def _execute(protocol: Protocol, tasks: list, seed: int, client, workers):
+    """(task, result) for each task: in this process in order, or on a Dask cluster as each
+    finishes."""
+    if client is None and workers is None:
+        for task in tasks:
+            yield task, run_task(protocol, task, seed)
+        return
+    if not tasks:
+        return
+    from . import distributed
+
+    if client is not None:
+        yield from distributed.run_tasks(client, run_task, protocol, tasks, seed)
+        return
+    with distributed.local_client(workers) as local:
+        yield from distributed.run_tasks(local, run_task, protocol, tasks, seed)
+
+
+def _assemble(protocol: Protocol, seed: int, version: str, tasks: list, done: dict) -> Results:
+    """The tasks' results as one table of runs, in the order of (sweep value, teacher, start)."""
+    results = [done[task.index] for task in tasks]
+    columns = {key: np.concatenate([r[key] for r in results])
+               for key in (*RESULT_COLUMNS, "history") if key in results[0]}
+    # position of each run in the order of (sweep index j, teacher i, start s)
+    position = np.concatenate([
+        np.repeat([j * protocol.teachers + i for j, i in task.teachers], protocol.starts)
+        * protocol.starts + np.tile(np.arange(protocol.starts), len(task.teachers))
+        for task in tasks
+    ])
+    order = np.argsort(position, kind="stable")
+    history = columns.pop("history", None)
+    runs = {key: column[order] for key, column in columns.items()}
+    runs["outcome"] = _outcomes(runs, protocol.loss_tol)
     curves = {}
-    if histories:
-        loss = np.vstack(histories)
+    if history is not None:
         curves = {
-            "iteration": np.arange(loss.shape[1]) * protocol.record_every,
-            "loss": loss,
+            "iteration": np.arange(history.shape[1]) * protocol.record_every,
+            "loss": history[order],
         }
     summary, fit = _summarize(protocol, runs, curves)
-    return Results(protocol, seed, __version__, runs, summary, fit, curves)
+    return Results(protocol, seed, version, runs, summary, fit, curves)
 
 
 def _summarize(protocol: Protocol, runs: dict, curves: dict) -> tuple[dict, dict]:

@@ -16,6 +16,7 @@ __all__ = [
     "check_array",
     "check_bool",
     "check_choice",
+    "check_non_negative_int",
     "check_objective",
     "check_positive_int",
     "check_real",
@@ -63,10 +64,27 @@ def check_positive_int(value, name: str) -> int:
     >>> check_positive_int(3, "k")
     3
     """
+    return _check_int(value, name, 1, "a positive integer")
+
+
+def check_non_negative_int(value, name: str) -> int:
+    """Return ``value`` as an int after checking that it is an integer of at least 0.
+
+    Examples
+    --------
+    >>> from shallowlearn.validation import check_non_negative_int
+    >>> check_non_negative_int(0, "seed")
+    0
+    """
+    return _check_int(value, name, 0, "a non-negative integer")
+
+
+def _check_int(value, name: str, low: int, what: str) -> int:
+    """``value`` as an int: a TypeError for a non-integer, a ValueError below ``low``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer; got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value}")
+        raise TypeError(f"{name} must be {what}; got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be {what}; got {value}")
     return int(value)
 
 

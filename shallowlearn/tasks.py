@@ -1,0 +1,126 @@
+"""A protocol cut into independent tasks, and running one task.
+
+A **task** is a group of whole teachers of one input dimension d: each teacher (the data set
+of one sweep value) comes with all of its starts. The cut depends on the protocol alone:
+
+* teachers of different input dimensions never share a task (the batched engine takes one d
+  per call), so a sweep over d has at least one task per sweep value;
+* the teachers of one d are dealt in turn, as cards, to as few tasks as hold them with at
+  most :data:`TASK_RUNS` runs each (one teacher per task if a teacher has more starts than
+  that), so the tasks are of nearly equal size and the sweep values of that d mix in every
+  task, which evens out the tasks' costs.
+
+The paper's Figure 3a protocol (700 runs) becomes 14 tasks of 50 runs, its reduced version
+(63 runs) 2 tasks of 33 and 30. The engine gains from batching (runs that share data share
+a matrix product, and the per-step call overhead is shared by all runs), which a few dozen
+runs already collect; smaller tasks would spend more time on that overhead, larger ones
+would leave fewer tasks to spread over the workers.
+
+A task's data and starts come from :func:`~shallowlearn.protocols.teacher_inputs`, seeded by
+(seed, sweep index, teacher, start), so its results do not depend on where or when it runs,
+nor on the other tasks. :func:`shallowlearn.runner.run_protocol` runs the tasks, in-process or
+on a Dask cluster, and assembles their results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .batched import batched_gradient_descent
+from .protocols import Protocol, teacher_inputs
+
+__all__ = ["RESULT_COLUMNS", "TASK_RUNS", "Task", "protocol_tasks", "run_task"]
+
+#: Most runs in a task (unless one teacher has more starts).
+TASK_RUNS = 50
+
+#: The per-run results of a task, in this order (``history`` too for curve protocols).
+RESULT_COLUMNS = ("value", "teacher", "start", "d", "k", "initial_loss", "loss", "grad_norm",
+                  "iterations", "status")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One independent piece of a protocol: some of its teachers, each with all its starts.
+
+    Attributes
+    ----------
+    index : int
+        Position in :func:`protocol_tasks`.
+    teachers : tuple of (int, int)
+        The pairs (j, i): teacher i of sweep value j.
+    runs : int
+        Number of gradient-descent runs (teachers × starts).
+
+    Examples
+    --------
+    >>> from shallowlearn import get_protocol
+    >>> from shallowlearn.tasks import protocol_tasks
+    >>> task = protocol_tasks(get_protocol("fig3a", "reduced"))[1]
+    >>> task.index, task.runs, task.teachers[:3]
+    (1, 30, ((0, 1), (1, 0), (1, 2)))
+    """
+
+    index: int
+    teachers: tuple
+    runs: int
+
+
+def protocol_tasks(protocol: Protocol) -> list[Task]:
+    """The tasks of a protocol, by the rule of the module docstring.
+
+    Examples
+    --------
+    >>> from shallowlearn import get_protocol
+    >>> from shallowlearn.tasks import protocol_tasks
+    >>> [t.runs for t in protocol_tasks(get_protocol("fig3a"))] == [50] * 14
+    True
+    >>> [t.runs for t in protocol_tasks(get_protocol("fig3b", "reduced"))]
+    [9, 9, 9, 9, 9, 9, 9]
+    """
+    if not isinstance(protocol, Protocol):
+        raise TypeError(f"protocol must be a Protocol; got {type(protocol).__name__}")
+    tasks = []
+    for teachers in protocol.teachers_by_dimension().values():
+        per_task = max(1, TASK_RUNS // protocol.starts)  # teachers
+        count = -(-len(teachers) // per_task)
+        for first in range(count):
+            dealt = tuple(teachers[first::count])
+            tasks.append(Task(len(tasks), dealt, len(dealt) * protocol.starts))
+    return tasks
+
+
+def run_task(protocol: Protocol, task: Task, seed: int) -> dict:
+    """Run the gradient descents of one task, batched.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        One entry per run, in the order of ``task.teachers`` and their starts, for each of
+        :data:`RESULT_COLUMNS`, and ``history`` (runs, m), the recorded losses, for protocols
+        that record curves.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from shallowlearn import get_protocol
+    >>> from shallowlearn.tasks import protocol_tasks, run_task
+    >>> p = dataclasses.replace(get_protocol("fig3a", "reduced"), max_iter=100)
+    >>> out = run_task(p, protocol_tasks(p)[0], seed=0)
+    >>> out["loss"].shape, sorted(set(out["k"].tolist()))
+    ((33,), [3, 4, 5, 6, 7, 8, 9])
+    """
+    batch = teacher_inputs(protocol, task.teachers, seed=seed)
+    res = batched_gradient_descent(
+        batch["X"], batch["y"], batch["activation"], batch["W0"], batch["v0"],
+        data_index=batch["data_index"], step=protocol.step, max_iter=protocol.max_iter,
+        loss_tol=protocol.loss_tol, record_every=protocol.record_every,
+    )
+    out = {key: np.array(column) for key, column in batch["rows"].items()}
+    for key in RESULT_COLUMNS[5:]:
+        out[key] = np.array(getattr(res, key))
+    if res.history is not None:
+        out["history"] = np.array(res.history)
+    return out
