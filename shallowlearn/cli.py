@@ -169,8 +169,8 @@ def report(results) -> str:
     outcomes = results.runs["outcome"]
     for i, value in enumerate(summary["value"]):
         here = results.runs["value"] == value
-        tally = ", ".join(f"{o} {int(np.sum(outcomes[here] == o))}"
-                          for o in ("success", "slow", "stuck", "diverged"))
+        names, counts = np.unique(outcomes[here], return_counts=True)
+        tally = ", ".join(f"{o} {c}" for o, c in zip(names, counts))
         if p.kind == "success":
             lines.append(f"  {p.sweep} = {value}: {summary['passed'][i]}/{summary['teachers'][i]}"
                          f" teachers pass; runs: {tally}")

@@ -33,7 +33,9 @@ import numpy as np
 from .activations import get_activation
 from .data import planted, random_labels
 from .initializations import near_planted, random_init
-from .validation import check_choice, check_non_negative_int, check_positive_int, check_real
+from .validation import (
+    check_bool, check_choice, check_non_negative_int, check_positive_int, check_real,
+)
 
 __all__ = [
     "KINDS", "PAPER_SUCCESS", "PROTOCOLS", "Protocol", "get_protocol", "protocol_inputs",
@@ -42,6 +44,9 @@ __all__ = [
 
 #: The kinds of protocol.
 KINDS = ("success", "random_labels", "local")
+
+#: The starts of the output weights v.
+V0_STARTS = ("rademacher", "positive")
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,13 @@ class Protocol:
         ``local`` only: distances ‖W₀ − W*‖_F of the starts.
     activation_params : dict
         Parameters of the activation (for example ``{"b": 10.0}``).
+    train_v : bool
+        Train v and W jointly (the paper's experiments), or W alone with v fixed to its start.
+    v0 : str
+        The start of v: ``"rademacher"`` (independent random signs, the paper's) or
+        ``"positive"`` (all ones, the teacher's).
+    w0_scale : float
+        W₀ has N(0, (w0_scale)²/d) entries (the paper's: 1).
 
     Examples
     --------
@@ -103,6 +115,9 @@ class Protocol:
     record_every: int | None = None
     radii: tuple = ()
     activation_params: dict = field(default_factory=dict)
+    train_v: bool = True
+    v0: str = "rademacher"
+    w0_scale: float = 1.0
 
     def __post_init__(self):
         check_choice(self.kind, "kind", KINDS)
@@ -125,6 +140,9 @@ class Protocol:
         if self.kind == "local" and not self.radii:
             raise ValueError("a local protocol needs radii, the distances of its starts")
         get_activation(self.activation, **self.activation_params)
+        check_bool(self.train_v, "train_v")
+        check_choice(self.v0, "v0", V0_STARTS)
+        check_real(self.w0_scale, "w0_scale", low=0.0, strict=True)
 
     @property
     def sweep(self) -> str:
@@ -208,6 +226,22 @@ PROTOCOLS: dict[str, Protocol] = {
         loss_tol=1e-20, record_every=100,
     ),
 }
+
+#: The protocol variants of the success panels: what each changes, and its protocol fields.
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "fixed-v": ("W alone trained, v fixed to the teacher's v* = 1",
+                dict(train_v=False, v0="positive")),
+    "positive-v0": ("v and W trained, from v₀ = 1 instead of random signs",
+                    dict(v0="positive")),
+    "long": ("the paper's start with a budget ten times longer", dict(max_iter=500_000)),
+    "small-init": ("the paper's start with W₀ scaled down ten times", dict(w0_scale=0.1)),
+}
+
+for _base in ("fig2a", "fig2b", "fig3a", "fig3b"):
+    for _variant, (_what, _change) in VARIANTS.items():
+        _name = f"{_base}-{_variant}"
+        PROTOCOLS[_name] = dataclasses.replace(PROTOCOLS[_base], name=_name, **_change)
+
 
 #: The paper's success curves of Figures 2 and 3, for comparison (the fraction of teachers
 #: passing at each sweep value, read off the rendered figures, and the 50% crossing of the
@@ -358,6 +392,7 @@ def _start(protocol: Protocol, data, j, i, s, d, k, radius, seed):
     gen = _generator(seed, j, i, s + 1)
     if protocol.kind == "local":
         return near_planted(data.teacher.W, data.teacher.v, radius, rng=gen)
-    return random_init(k, d, rng=gen)
+    W, v = random_init(k, d, rng=gen)
+    return protocol.w0_scale * W, (np.ones(k) if protocol.v0 == "positive" else v)
 
 

@@ -9,8 +9,9 @@ seed and the task, so the results are the same, bit for bit, in-process and with
 of workers. Finished tasks can be checkpointed to disk (:mod:`shallowlearn.checkpoints`) and
 an interrupted run resumed, recomputing only the tasks that had not finished.
 
-A failed run is called *stuck* when its gradient has become negligible for its loss
-(‖∇L‖² ≤ 10⁻⁶ L) and *slow* otherwise.
+Every run ends diagnosed (:mod:`shallowlearn.diagnosis`): its ``outcome`` says whether it
+succeeded, and if not, why (slow, stuck at a second-order point or near a saddle,
+oscillating, crawling, diverged), with the numbers that decided it.
 """
 
 from __future__ import annotations
@@ -29,19 +30,6 @@ from .tasks import RESULT_COLUMNS, protocol_tasks, run_task
 from .validation import check_bool, check_non_negative_int, check_positive_int
 
 __all__ = ["run_protocol"]
-
-# A failed run is "stuck" when ‖∇L‖² ≤ _STUCK · L, "slow" otherwise.
-_STUCK = 1e-6
-
-
-def _outcomes(runs: dict, loss_tol: float) -> np.ndarray:
-    success = runs["loss"] <= loss_tol
-    stuck = runs["grad_norm"]**2 <= _STUCK * runs["loss"]
-    return np.where(
-        runs["status"] == "diverged", "diverged",
-        np.where(success, "success", np.where(stuck, "stuck", "slow")),
-    )
-
 
 def run_protocol(
     protocol: Protocol | str,
@@ -179,7 +167,6 @@ def _assemble(protocol: Protocol, seed: int, version: str, tasks: list, done: di
     order = np.argsort(position, kind="stable")
     history = columns.pop("history", None)
     runs = {key: column[order] for key, column in columns.items()}
-    runs["outcome"] = _outcomes(runs, protocol.loss_tol)
     curves = {}
     if history is not None:
         curves = {
@@ -196,7 +183,7 @@ def _summarize(protocol: Protocol, runs: dict, curves: dict) -> tuple[dict, dict
         passed, runs_ok = [], []
         for value in values:
             here = runs["value"] == value
-            ok = runs["outcome"][here] == "success"
+            ok = runs["outcome"][here] == "succeeded"
             teacher = runs["teacher"][here]
             passed.append(sum(bool(np.all(ok[teacher == i])) for i in range(protocol.teachers)))
             runs_ok.append(int(ok.sum()))

@@ -18,7 +18,9 @@ would leave fewer tasks to spread over the workers.
 
 A task's data and starts come from :func:`~shallowlearn.protocols.teacher_inputs`, seeded by
 (seed, sweep index, teacher, start), so its results do not depend on where or when it runs,
-nor on the other tasks. :func:`shallowlearn.runner.run_protocol` runs the tasks, in-process or
+nor on the other tasks; a task runs with one BLAS thread, so that its arithmetic, and hence
+its results to the last bit, are the same whatever the machine's threading.
+:func:`shallowlearn.runner.run_protocol` runs the tasks, in-process or
 on a Dask cluster, and assembles their results.
 """
 
@@ -27,8 +29,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .batched import batched_gradient_descent
+from .diagnosis import diagnose_run
+from .objective import Objective
 from .protocols import Protocol, teacher_inputs
 
 __all__ = ["RESULT_COLUMNS", "TASK_RUNS", "Task", "protocol_tasks", "run_task"]
@@ -36,9 +41,13 @@ __all__ = ["RESULT_COLUMNS", "TASK_RUNS", "Task", "protocol_tasks", "run_task"]
 #: Most runs in a task (unless one teacher has more starts).
 TASK_RUNS = 50
 
-#: The per-run results of a task, in this order (``history`` too for curve protocols).
+#: The per-run results of a task, in this order (``history`` too for curve protocols): the
+#: run's identity, its engine results, and its diagnosis (:mod:`shallowlearn.diagnosis`).
 RESULT_COLUMNS = ("value", "teacher", "start", "d", "k", "initial_loss", "loss", "grad_norm",
-                  "iterations", "status")
+                  "iterations", "status", "outcome", "lambda_min", "loss_slope", "steps_needed")
+
+# Losses recorded per run for the diagnosis when the protocol records no curves.
+_DIAGNOSIS_RECORDS = 200
 
 
 @dataclass(frozen=True)
@@ -112,15 +121,38 @@ def run_task(protocol: Protocol, task: Task, seed: int) -> dict:
     >>> out["loss"].shape, sorted(set(out["k"].tolist()))
     ((33,), [3, 4, 5, 6, 7, 8, 9])
     """
+    with threadpool_limits(limits=1):  # the same arithmetic on any machine and any worker
+        return _run(protocol, task, seed)
+
+
+def _run(protocol: Protocol, task: Task, seed: int) -> dict:
     batch = teacher_inputs(protocol, task.teachers, seed=seed)
+    record_every = protocol.record_every or max(1, protocol.max_iter // _DIAGNOSIS_RECORDS)
     res = batched_gradient_descent(
         batch["X"], batch["y"], batch["activation"], batch["W0"], batch["v0"],
         data_index=batch["data_index"], step=protocol.step, max_iter=protocol.max_iter,
-        loss_tol=protocol.loss_tol, record_every=protocol.record_every,
+        loss_tol=protocol.loss_tol, record_every=record_every, train_v=protocol.train_v,
     )
     out = {key: np.array(column) for key, column in batch["rows"].items()}
-    for key in RESULT_COLUMNS[5:]:
+    for key in RESULT_COLUMNS[5:10]:
         out[key] = np.array(getattr(res, key))
-    if res.history is not None:
+    diagnoses = [_diagnose(protocol, batch, res, t, record_every) for t in range(res.loss.size)]
+    out["outcome"] = np.array([dg.category for dg in diagnoses])
+    out["lambda_min"] = np.array([dg.lambda_min for dg in diagnoses])
+    out["loss_slope"] = np.array([dg.slope for dg in diagnoses])
+    out["steps_needed"] = np.array([dg.steps_needed for dg in diagnoses])
+    if protocol.record_every is not None:
         out["history"] = np.array(res.history)
     return out
+
+
+def _diagnose(protocol: Protocol, batch: dict, res, t: int, record_every: int):
+    """The diagnosis of run t of a batch, at its final point."""
+    data, k = batch["data_index"][t], int(res.widths[t])
+    X, y, act = batch["X"][data], batch["y"][data], batch["activation"]
+    v, W = res.v[t, :k], res.W[t, :k]
+    obj = Objective(X, y, act, k=k) if protocol.train_v else Objective(X, y, act, v=v)
+    theta = obj.pack(W, v) if protocol.train_v else obj.pack(W)
+    return diagnose_run(obj, theta, res.history[t], record_every=record_every,
+                        status=str(res.status[t]), loss_tol=protocol.loss_tol,
+                        max_iter=protocol.max_iter)

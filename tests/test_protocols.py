@@ -13,13 +13,17 @@ from shallowlearn import (
     protocol_inputs,
     run_protocol,
 )
+from shallowlearn.diagnosis import CATEGORIES
 from shallowlearn.plotting import plot_results
+from shallowlearn.protocols import VARIANTS
 
 
 
 
 def test_protocols_and_sizes():
-    assert set(PROTOCOLS) == {"fig2a", "fig2b", "fig3a", "fig3b", "fig4a", "fig4b", "local"}
+    base = {"fig2a", "fig2b", "fig3a", "fig3b", "fig4a", "fig4b", "local"}
+    variants = {f"{b}-{v}" for b in ("fig2a", "fig2b", "fig3a", "fig3b") for v in VARIANTS}
+    assert set(PROTOCOLS) == base | variants
     full, reduced = get_protocol("fig3b"), get_protocol("fig3b", "reduced")
     assert full.sweep == "d" and full.values == tuple(range(22, 29)) and full.k == (5,)
     assert (full.teachers, full.starts, full.n) == (10, 10, 100)
@@ -46,7 +50,7 @@ def test_success_results_are_tidy(tiny_results):
     p = tiny_results.protocol
     count = len(p.values) * p.teachers * p.starts
     assert all(len(column) == count for column in runs.values())
-    assert set(runs["outcome"]) <= {"success", "slow", "stuck", "diverged"}
+    assert set(runs["outcome"]) <= set(CATEGORIES)
     np.testing.assert_array_equal(np.unique(runs["k"]), [3, 8])
     summary = tiny_results.summary
     np.testing.assert_array_equal(summary["value"], [3, 8])
@@ -54,7 +58,7 @@ def test_success_results_are_tidy(tiny_results):
     # a teacher passes only if all its runs succeed
     for j, value in enumerate(summary["value"]):
         here = runs["value"] == value
-        ok = runs["outcome"][here] == "success"
+        ok = runs["outcome"][here] == "succeeded"
         expected = sum(np.all(ok[runs["teacher"][here] == i]) for i in range(p.teachers))
         assert summary["passed"][j] == expected
     assert tiny_results.version and tiny_results.seed == 3
