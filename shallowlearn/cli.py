@@ -174,6 +174,9 @@ def report(results) -> str:
         if p.kind == "success":
             lines.append(f"  {p.sweep} = {value}: {summary['passed'][i]}/{summary['teachers'][i]}"
                          f" teachers pass; runs: {tally}")
+        elif p.kind == "population":
+            lines.append(f"  k = d = {value}: {summary['spurious'][i]} of {int(here.sum())} runs "
+                         f"at a spurious minimum; runs: {tally}")
         else:
             lines.append(f"  {p.sweep} = {value}: median final "
                          f"{'loss' if p.kind == 'local' else 'RMSE'} "
@@ -299,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run", help="run an experiment protocol, save its results and figure",
-        description="Run one of the paper's protocols, save its results (JSON) and figure "
+        description="Run one of the protocols, save its results (JSON) and figure "
                     "(PNG). The protocol is cut into tasks, run in this process one after "
                     "another, or on a Dask cluster with --workers or --scheduler (the results "
                     "are the same). Each finished task is checkpointed in "

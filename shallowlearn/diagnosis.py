@@ -6,8 +6,8 @@ run in one of :data:`CATEGORIES`, tested in this order:
 
 * ``"succeeded"``: the loss reached ``loss_tol``.
 * ``"diverged"``: the run's status says so (see :mod:`shallowlearn.stopping`).
-* ``"slow"``: still descending, at a rate that would reach ``loss_tol`` within ``horizon``
-  times the budget. The rate is the least-squares slope of log₁₀ L per step over the last
+* ``"slow"``: stopped by its budget (status ``"max_iter"`` or ``"stopped"``) while still
+  descending, at a rate that would reach ``loss_tol`` within ``horizon`` times the budget. The rate is the least-squares slope of log₁₀ L per step over the last
   quarter of the recorded losses; the projected steps are log₁₀(L/loss_tol) / (−slope).
 * ``"stuck at a second-order point"``: the gradient is negligible and no curvature is
   negative: a spurious local minimum, or a degenerate point (the flat directions of the
@@ -40,6 +40,10 @@ __all__ = ["CATEGORIES", "RunDiagnosis", "diagnose_run", "tail_slope"]
 #: The categories of :func:`diagnose_run`, in the order they are tested.
 CATEGORIES = ("succeeded", "diverged", "slow", "stuck at a second-order point",
               "stuck near a saddle", "oscillating", "crawling")
+
+# The statuses of a run cut short while it may still have been descending; a run that stopped
+# because its solver found it stationary, or could make no progress, is not "slow".
+_INTERRUPTED = ("max_iter", "stopped")
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,7 @@ def diagnose_run(objective, theta, history, *, record_every: int, status: str, l
     verdict = classify_point(objective, theta, grad_rtol=grad_rtol, eig_rtol=eig_rtol)
     numbers = (loss, verdict.grad_norm, verdict.lambda_min, verdict.grad_tol, verdict.eig_tol,
                slope, float(needed))
-    if slope < 0 and needed <= horizon * max_iter:
+    if status in _INTERRUPTED and slope < 0 and needed <= horizon * max_iter:
         category = "slow"
     elif verdict.verdict == "strict saddle":
         category = "stuck near a saddle"

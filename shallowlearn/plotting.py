@@ -11,6 +11,7 @@ import numpy as np
 
 from .protocols import PAPER_SUCCESS
 from .results_io import Results
+from .runner import POPULATION_COUNTS
 from .slices import TrajectoryProjection
 from .spectrum import Spectrum, eigenvalue_density
 from .statistics import fit_logistic, logistic
@@ -159,7 +160,8 @@ def plot_slice_2d(s, t, loss, *, ax=None, trajectory=None, levels: int = 30, log
 
 
 def plot_results(results: Results, ax=None):
-    """Plot results as in the paper: success rates with the logistic fit, or loss curves.
+    """Plot results as in the paper: success rates with the logistic fit, or loss curves; for a
+    population protocol, the fraction of runs ending at each kind of point.
 
     A success plot shows the fraction of teachers that pass and the fraction of runs that
     succeed, each with its logistic fit and 50% crossing when there is one, and, for the
@@ -220,6 +222,17 @@ def plot_results(results: Results, ax=None):
         ax.set_ylabel("fraction")
         ax.set_ylim(-0.05, 1.05)
         ax.set_title(f"{title}, {fixed}; {p.teachers} teachers x {p.starts} starts")
+    elif p.kind == "population":
+        summary = results.summary
+        total = sum(summary[name] for name in POPULATION_COUNTS)
+        for name, marker in zip(POPULATION_COUNTS, "os^x"):
+            ax.plot(summary["value"], summary[name] / total, marker + "-", label=name)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("k = d")
+        ax.set_ylabel("fraction of runs")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_title(f"{p.figure}: {p.activation} population loss, "
+                     f"{p.extra_units} extra units; {p.starts} starts")
     else:
         curves = results.curves
         loss = curves["loss"] if p.kind == "local" else np.sqrt(curves["loss"])

@@ -12,6 +12,12 @@ Three kinds of protocol, each a :class:`Protocol` in :data:`PROTOCOLS`:
 * **local** (Theorem 2.5): runs started at Frobenius distance ``radius`` from the planted W*
   (v₀ = v*); the curves are the loss against the iteration, whose slope on a log scale is the
   linear rate.
+* **population** (Safran & Shamir 2018, beyond the paper): no data; the population loss
+  (:mod:`shallowlearn.population`) of a teacher with orthonormal rows, W* = I (k = d) and
+  v* = 1, and a student of width k + ``extra_units`` with v = 1 fixed, trained by the trust
+  region from many random starts (W₀ with N(0, 1/d) entries, ``step`` its initial radius);
+  each end point is diagnosed (global minimum, spurious minimum, saddle, unfinished). Its
+  sweep pairs d and k, which are equal.
 
 The paper states neither step size, iteration cap nor success threshold; the values here are
 this package's choice, and every saved result carries them. The steps are below 2/λ_max of
@@ -31,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .activations import get_activation
-from .data import planted, random_labels
+from .data import Teacher, planted, random_labels
 from .initializations import near_planted, random_init
 from .validation import (
     check_bool, check_choice, check_non_negative_int, check_positive_int, check_real,
@@ -39,11 +45,12 @@ from .validation import (
 
 __all__ = [
     "KINDS", "PAPER_SUCCESS", "PROTOCOLS", "Protocol", "get_protocol", "protocol_inputs",
+    "population_start",
     "teacher_inputs",
 ]
 
 #: The kinds of protocol.
-KINDS = ("success", "random_labels", "local")
+KINDS = ("success", "random_labels", "local", "population")
 
 #: The starts of the output weights v.
 V0_STARTS = ("rademacher", "positive")
@@ -90,6 +97,8 @@ class Protocol:
         ``"positive"`` (all ones, the teacher's).
     w0_scale : float
         W₀ has N(0, (w0_scale)²/d) entries (the paper's: 1).
+    extra_units : int
+        ``population`` only: the student has this many more units than the teacher.
 
     Examples
     --------
@@ -118,6 +127,7 @@ class Protocol:
     train_v: bool = True
     v0: str = "rademacher"
     w0_scale: float = 1.0
+    extra_units: int = 0
 
     def __post_init__(self):
         check_choice(self.kind, "kind", KINDS)
@@ -131,8 +141,16 @@ class Protocol:
                                 f"{values!r}")
             for value in values:
                 check_positive_int(value, name)
-        if len(self.d) > 1 and len(self.k) > 1:
+        if self.kind == "population":
+            if self.d != self.k:
+                raise ValueError(f"a population protocol pairs d and k, which must be equal; got "
+                                 f"d={self.d}, k={self.k}")
+            if self.teachers != 1:
+                raise ValueError(f"a population protocol has one teacher (W* = I); got "
+                                 f"teachers={self.teachers}")
+        elif len(self.d) > 1 and len(self.k) > 1:
             raise ValueError(f"only one of d and k may be swept; got d={self.d}, k={self.k}")
+        check_non_negative_int(self.extra_units, "extra_units")
         check_real(self.step, "step", low=0.0, strict=True)
         check_real(self.loss_tol, "loss_tol", low=0.0)
         if self.record_every is not None:
@@ -149,7 +167,7 @@ class Protocol:
         """The swept quantity, ``"k"``, ``"d"`` or ``"radius"``."""
         if self.kind == "local":
             return "radius"
-        return "d" if len(self.d) > 1 else "k"
+        return "d" if len(self.d) > 1 and self.kind != "population" else "k"
 
     @property
     def values(self) -> tuple:
@@ -227,6 +245,22 @@ PROTOCOLS: dict[str, Protocol] = {
     ),
 }
 
+def _population(name, activation, extra_units=0) -> Protocol:
+    return Protocol(
+        name=name, kind="population", size="full", figure="Safran & Shamir 2018",
+        activation=activation, n=1, d=tuple(range(6, 21)), k=tuple(range(6, 21)), teachers=1,
+        starts=200, step=1.0, max_iter=2_000, loss_tol=1e-10, extra_units=extra_units,
+    )
+
+
+PROTOCOLS.update({
+    "relu": _population("relu", "relu"),
+    "relu-plus1": _population("relu-plus1", "relu", extra_units=1),
+    "relu-plus2": _population("relu-plus2", "relu", extra_units=2),
+    "quadratic-population": _population("quadratic-population", "quadratic"),
+})
+
+
 #: The protocol variants of the success panels: what each changes, and its protocol fields.
 VARIANTS: dict[str, tuple[str, dict]] = {
     "fixed-v": ("W alone trained, v fixed to the teacher's v* = 1",
@@ -262,6 +296,7 @@ _REDUCED = {
     "success": dict(teachers=3, starts=3),
     "random_labels": dict(starts=1, max_iter=20_000),
     "local": dict(teachers=2, starts=2, max_iter=2_000, record_every=25),
+    "population": dict(starts=8, d=(6, 8), k=(6, 8)),
 }
 
 
@@ -386,6 +421,31 @@ def _data(protocol: Protocol, act, j: int, i: int, d: int, k: int, seed: int):
     if protocol.kind == "random_labels":  # one data set for every width
         return random_labels(protocol.n, d, rng=_generator(seed, 0, 0))
     return planted(protocol.n, d, k, act, rng=_generator(seed, j, i))
+
+
+def population_start(protocol: Protocol, j: int, s: int, *, seed: int = 0):
+    """The teacher (W* = I_d, v* = 1) and start s of sweep value j of a population protocol.
+
+    Returns
+    -------
+    teacher : Teacher
+    W0 : numpy.ndarray, shape (k + extra_units, d)
+
+    Examples
+    --------
+    >>> from shallowlearn import get_protocol
+    >>> from shallowlearn.protocols import population_start
+    >>> teacher, W0 = population_start(get_protocol("relu", "reduced"), 0, 0)
+    >>> teacher.W.shape, W0.shape
+    ((6, 6), (6, 6))
+    """
+    if protocol.kind != "population":
+        raise ValueError(f"protocol must be a population protocol; got kind {protocol.kind!r}")
+    d, k, _ = protocol.configs()[j]
+    act = get_activation(protocol.activation, **protocol.activation_params)
+    teacher = Teacher(W=np.eye(d), v=np.ones(k), activation=act)
+    W0, _ = random_init(k + protocol.extra_units, d, rng=_generator(seed, j, 0, s + 1))
+    return teacher, protocol.w0_scale * W0
 
 
 def _start(protocol: Protocol, data, j, i, s, d, k, radius, seed):

@@ -29,7 +29,7 @@ from .statistics import fit_logistic
 from .tasks import RESULT_COLUMNS, protocol_tasks, run_task
 from .validation import check_bool, check_non_negative_int, check_positive_int
 
-__all__ = ["run_protocol"]
+__all__ = ["POPULATION_COUNTS", "run_protocol"]
 
 def run_protocol(
     protocol: Protocol | str,
@@ -196,6 +196,8 @@ def _summarize(protocol: Protocol, runs: dict, curves: dict) -> tuple[dict, dict
             "runs_succeeded": np.array(runs_ok),
         }
         return summary, fit_logistic(values, passed, protocol.teachers)
+    if protocol.kind == "population":
+        return _population_summary(values, runs), {}
     loss = curves["loss"]
     final = runs["loss"] if protocol.kind == "local" else np.sqrt(runs["loss"])
     rates = np.array([_log_slope(curves["iteration"], row) for row in loss])
@@ -205,6 +207,28 @@ def _summarize(protocol: Protocol, runs: dict, curves: dict) -> tuple[dict, dict
         "rate_median": np.array([np.median(rates[runs["value"] == v]) for v in values]),
     }
     return summary, {}
+
+
+#: How the runs of a population protocol are counted: each summary column and the outcomes
+#: (:data:`shallowlearn.diagnosis.CATEGORIES`) it counts.
+POPULATION_COUNTS = {
+    "global": ("succeeded",),
+    "spurious": ("stuck at a second-order point",),
+    "saddle": ("stuck near a saddle",),
+    "unfinished": ("slow", "oscillating", "crawling", "diverged"),
+}
+
+
+def _population_summary(values: np.ndarray, runs: dict) -> dict:
+    """Per sweep value: the runs ending at a global minimum, at a certified spurious local
+    minimum, near a saddle, and unfinished; and the fraction of spurious minima."""
+    summary = {"value": values}
+    for name, outcomes in POPULATION_COUNTS.items():
+        summary[name] = np.array([int(np.sum(np.isin(runs["outcome"][runs["value"] == v],
+                                                      outcomes))) for v in values])
+    total = sum(summary[name] for name in POPULATION_COUNTS)
+    summary["spurious_fraction"] = summary["spurious"] / total
+    return summary
 
 
 def _log_slope(iterations: np.ndarray, loss: np.ndarray) -> float:

@@ -34,7 +34,9 @@ from threadpoolctl import threadpool_limits
 from .batched import batched_gradient_descent
 from .diagnosis import diagnose_run
 from .objective import Objective
-from .protocols import Protocol, teacher_inputs
+from .population import population_objective
+from .protocols import Protocol, population_start, teacher_inputs
+from .second_order import trust_region
 
 __all__ = ["RESULT_COLUMNS", "TASK_RUNS", "Task", "protocol_tasks", "run_task"]
 
@@ -48,6 +50,8 @@ RESULT_COLUMNS = ("value", "teacher", "start", "d", "k", "initial_loss", "loss",
 
 # Losses recorded per run for the diagnosis when the protocol records no curves.
 _DIAGNOSIS_RECORDS = 200
+# The trust region of a population protocol stops at this gradient norm (or at loss_tol).
+_POPULATION_GRAD_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,8 @@ def run_task(protocol: Protocol, task: Task, seed: int) -> dict:
     ((33,), [3, 4, 5, 6, 7, 8, 9])
     """
     with threadpool_limits(limits=1):  # the same arithmetic on any machine and any worker
+        if protocol.kind == "population":
+            return _run_population(protocol, task, seed)
         return _run(protocol, task, seed)
 
 
@@ -156,3 +162,26 @@ def _diagnose(protocol: Protocol, batch: dict, res, t: int, record_every: int):
     return diagnose_run(obj, theta, res.history[t], record_every=record_every,
                         status=str(res.status[t]), loss_tol=protocol.loss_tol,
                         max_iter=protocol.max_iter)
+
+
+def _run_population(protocol: Protocol, task: Task, seed: int) -> dict:
+    """The trust-region runs of one task of a population protocol, one after another, each
+    diagnosed at its end point (its history is every iteration)."""
+    columns = {key: [] for key in RESULT_COLUMNS}
+    for j, i in task.teachers:
+        d, k, _ = protocol.configs()[j]
+        for s in range(protocol.starts):
+            teacher, W0 = population_start(protocol, j, s, seed=seed)
+            obj = population_objective(teacher, v=np.ones(k + protocol.extra_units))
+            res = trust_region(obj, obj.pack(W0), radius=protocol.step, max_iter=protocol.max_iter,
+                               grad_tol=_POPULATION_GRAD_TOL, loss_tol=protocol.loss_tol,
+                               progress=False)
+            dg = diagnose_run(obj, res.theta, res.history.loss, record_every=1,
+                              status=res.status, loss_tol=protocol.loss_tol,
+                              max_iter=protocol.max_iter)
+            row = (protocol.values[j], i, s, d, k, res.history.loss[0], res.loss, res.grad_norm,
+                   res.iterations, res.status, dg.category, dg.lambda_min, dg.slope,
+                   dg.steps_needed)
+            for key, value in zip(RESULT_COLUMNS, row):
+                columns[key].append(value)
+    return {key: np.array(values) for key, values in columns.items()}

@@ -42,6 +42,11 @@ def test_saddle_and_second_order_point():
     diagnosis = _diagnose(narrow, end.theta, np.full(11, end.loss))
     assert diagnosis.category == "stuck at a second-order point"
     assert diagnosis.grad_norm <= diagnosis.grad_tol and diagnosis.lambda_min >= -diagnosis.eig_tol
+    # a solver that stopped because the point is stationary is stuck there, however steeply
+    # its loss fell on the way: only a run cut short by its budget is "slow"
+    falling = end.loss * 10.0 ** (0.2 * np.arange(10, -1, -1))
+    assert _diagnose(narrow, end.theta, falling, status="converged").category == diagnosis.category
+    assert _diagnose(narrow, end.theta, falling).category == "slow"
 
 
 def test_slow_crawling_and_oscillating_by_their_histories():

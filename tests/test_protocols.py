@@ -1,5 +1,6 @@
 """Experiment protocols, running them into tidy results, the logistic fit, and their plots."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -15,13 +16,15 @@ from shallowlearn import (
 )
 from shallowlearn.diagnosis import CATEGORIES
 from shallowlearn.plotting import plot_results
-from shallowlearn.protocols import VARIANTS
+from shallowlearn.protocols import VARIANTS, population_start
+from shallowlearn.runner import POPULATION_COUNTS
 
 
 
 
 def test_protocols_and_sizes():
-    base = {"fig2a", "fig2b", "fig3a", "fig3b", "fig4a", "fig4b", "local"}
+    base = {"fig2a", "fig2b", "fig3a", "fig3b", "fig4a", "fig4b", "local",
+            "relu", "relu-plus1", "relu-plus2", "quadratic-population"}
     variants = {f"{b}-{v}" for b in ("fig2a", "fig2b", "fig3a", "fig3b") for v in VARIANTS}
     assert set(PROTOCOLS) == base | variants
     full, reduced = get_protocol("fig3b"), get_protocol("fig3b", "reduced")
@@ -110,3 +113,27 @@ def test_success_plot_marks_the_papers_crossing(tiny_results):
     labels = [line.get_label() for line in lines]
     assert "paper: teachers passing" in labels
     assert any("paper: 50% at k = 5.50" in label for label in labels)
+
+
+def test_population_protocols_count_what_each_run_ended_at():
+    quadratic = run_protocol(get_protocol("quadratic-population", "reduced"), progress=False)
+    # quadratic units, k = d: the population loss is 2‖M‖² + (tr M)² of M = WᵀW − I, a
+    # factorization of full rank, so no start can end anywhere but at a global minimum
+    assert np.all(quadratic.summary["global"] == quadratic.protocol.starts)
+    relu = get_protocol("relu", "reduced")
+    results = run_protocol(relu, progress=False)
+    counts = sum(results.summary[name] for name in POPULATION_COUNTS)
+    np.testing.assert_array_equal(counts, relu.starts)
+    runs = results.runs
+    spurious = runs["outcome"] == "stuck at a second-order point"
+    assert np.all(runs["loss"][spurious] > relu.loss_tol)
+    assert np.all(runs["lambda_min"][spurious] > 0)
+    assert np.all(runs["loss"][runs["outcome"] == "succeeded"] <= relu.loss_tol)
+    teacher, W0 = population_start(get_protocol("relu-plus2", "reduced"), 1, 0)
+    assert teacher.W.shape == (8, 8) and W0.shape == (10, 8)
+    with pytest.raises(ValueError, match="pairs d and k"):
+        dataclasses.replace(relu, k=(6, 9))
+    with pytest.raises(ValueError, match="one teacher"):
+        dataclasses.replace(relu, teachers=2)
+    with pytest.raises(ValueError, match="population protocol"):
+        population_start(get_protocol("fig3a", "reduced"), 0, 0)
