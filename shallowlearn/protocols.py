@@ -426,6 +426,9 @@ def _data(protocol: Protocol, act, j: int, i: int, d: int, k: int, seed: int):
 def population_start(protocol: Protocol, j: int, s: int, *, seed: int = 0):
     """The teacher (W* = I_d, v* = 1) and start s of sweep value j of a population protocol.
 
+    Start s at dimension d is drawn from the seed sequence (seed, d, 0, s + 1), so a reduced
+    protocol runs the first starts of the full one at its dimensions.
+
     Returns
     -------
     teacher : Teacher
@@ -444,7 +447,7 @@ def population_start(protocol: Protocol, j: int, s: int, *, seed: int = 0):
     d, k, _ = protocol.configs()[j]
     act = get_activation(protocol.activation, **protocol.activation_params)
     teacher = Teacher(W=np.eye(d), v=np.ones(k), activation=act)
-    W0, _ = random_init(k + protocol.extra_units, d, rng=_generator(seed, j, 0, s + 1))
+    W0, _ = random_init(k + protocol.extra_units, d, rng=_generator(seed, d, 0, s + 1))
     return teacher, protocol.w0_scale * W0
 
 

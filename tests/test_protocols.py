@@ -131,6 +131,8 @@ def test_population_protocols_count_what_each_run_ended_at():
     assert np.all(runs["loss"][runs["outcome"] == "succeeded"] <= relu.loss_tol)
     teacher, W0 = population_start(get_protocol("relu-plus2", "reduced"), 1, 0)
     assert teacher.W.shape == (8, 8) and W0.shape == (10, 8)
+    full = get_protocol("relu-plus2")  # d = 8 is sweep value 1 of the reduced, 2 of the full
+    np.testing.assert_array_equal(population_start(full, full.values.index(8), 0)[1], W0)
     with pytest.raises(ValueError, match="pairs d and k"):
         dataclasses.replace(relu, k=(6, 9))
     with pytest.raises(ValueError, match="one teacher"):
