@@ -20,6 +20,7 @@ How the modules fit together (each name is a module)::
     spectrum ─► critical_points, slices, quadratic (the lifted convex problem)
     protocols ─► runner ─► results_io, statistics ─► plotting
     cli (python -m shallowlearn), bench, derivative_checks, assignments
+    kernels (φ, φ′, φ″ of the built-in activations in one pass, used by activations)
 """
 
 from importlib.metadata import PackageNotFoundError, version
