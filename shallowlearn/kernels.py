@@ -184,8 +184,8 @@ def erf(z, order, out, work):
 
     φ′ = (2/√π)·exp(−z²/2). Rounding z² would cost a relative error of z²/2 units in the last
     place, so z (clipped to 40 in size, past which φ′ underflows to 0) is split as w + u with
-    w on a grid of 2⁻²⁰, whose square is exact, and u below 2⁻²⁰:
-    exp(−z²/2) = exp(−w²/2)·exp(−u(w + u/2)).
+    w on a grid of 2⁻²⁰, whose square is exact, and u below 2⁻²⁰ in size:
+    exp(−z²/2) = exp(−w²/2)·exp(−δ) with δ = u(w + u/2), and exp(−δ) is a short series.
 
     Examples
     --------
@@ -205,13 +205,17 @@ def erf(z, order, out, work):
         np.subtract(work, dphi, out=work)  # u = z − w, exactly
         np.multiply(work, 0.5, out=scratch)
         np.add(scratch, dphi, out=scratch)
-        np.multiply(scratch, work, out=scratch)  # u(w + u/2), below 2⁻¹⁴
-        np.negative(scratch, out=scratch)
-        np.exp(scratch, out=scratch)
+        np.multiply(scratch, work, out=scratch)  # δ = u(w + u/2), below 2⁻¹⁵ in size
         np.multiply(dphi, dphi, out=work)  # w², exactly
         np.multiply(work, -0.5, out=work)
-        np.exp(work, out=work)
-        np.multiply(work, scratch, out=dphi)
+        np.exp(work, out=work)  # exp(−w²/2)
+        # times exp(−δ) = 1 − δ(1 − δ(1/2 − δ/6)), to within δ⁴/24 < 10⁻¹⁹
+        np.multiply(scratch, -1.0 / 6.0, out=dphi)
+        np.add(dphi, 0.5, out=dphi)
+        for _ in range(2):
+            np.multiply(dphi, scratch, out=dphi)
+            np.subtract(1.0, dphi, out=dphi)
+        np.multiply(dphi, work, out=dphi)
         np.multiply(dphi, _ERF_SLOPE, out=dphi)
         if order == 2:
             np.multiply(z, dphi, out=out[2])

@@ -4,10 +4,12 @@ handling, reproducibility and argument checks."""
 
 from types import SimpleNamespace
 
+import autograd.numpy as anp
 import numpy as np
 import pytest
+from autograd import elementwise_grad
 
-from shallowlearn import Objective, gradient_descent, planted, random_labels
+from shallowlearn import Activation, Objective, gradient_descent, planted, random_labels
 from shallowlearn.batched import batched_gradient_descent
 from shallowlearn.initializations import random_init
 from shallowlearn.stopping import STATUSES, divergence_limit
@@ -91,6 +93,23 @@ def test_batched_equals_looped(activation, train_v):
     if not train_v:
         for t, v in enumerate(v0):
             np.testing.assert_array_equal(batched.v[t, : v.size], v)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "erf", "swish"])
+def test_other_activations_equal_looped(activation):
+    """The remaining built-in kernels, and an activation given as three functions (evaluated
+    one by one), give the engine the same runs as the single-run solver."""
+    if activation == "swish":
+        def phi(z):
+            return z / (1 + anp.exp(-z))
+
+        dphi = elementwise_grad(phi)
+        activation = Activation("swish", phi=phi, dphi=dphi, ddphi=elementwise_grad(dphi))
+    X, y, W0, v0, index = _problem([2, 3], activation="tanh", seed=6)
+    options = dict(data_index=index, step=0.01, max_iter=150, record_every=50)
+    batched = batched_gradient_descent(X, y, activation, W0, v0, **options)
+    _assert_same(batched, looped_gradient_descent(X, y, activation, W0, v0, **options))
+    assert np.all(batched.loss < batched.initial_loss)
 
 
 def test_uneven_runs_per_data_set_get_their_own_slots():
