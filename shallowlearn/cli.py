@@ -2,7 +2,8 @@
 
 - ``run PROTOCOL``: run an experiment protocol (:mod:`shallowlearn.protocols`), save its
   results (JSON) and figure (PNG), print a summary.
-- ``bench``: time the batched engine and the fused gradient (:mod:`shallowlearn.bench`).
+- ``bench``: time the batched engine (against loops, its floor and optionally a baseline
+  version of the package) and the fused gradient (:mod:`shallowlearn.bench`).
 - ``bench-spectrum``: time the routes to the most negative Hessian eigenvalue.
 - ``grade SUBMISSION...``: run and check students' assignment notebooks and write a gradebook
   (:mod:`shallowlearn.grading`).
@@ -55,6 +56,16 @@ def _output_folder(text: str) -> str:
     if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"cannot write to {text!r} ({existing} is not writable)")
     return text
+
+
+def _package_folder(text: str) -> str:
+    """A folder that is, or holds, a shallowlearn package (a folder with __init__.py)."""
+    path = os.path.abspath(text)
+    for folder in (path, os.path.join(path, "shallowlearn")):
+        if os.path.isfile(os.path.join(folder, "__init__.py")):
+            return text
+    raise argparse.ArgumentTypeError(
+        f"expected a shallowlearn package folder or a folder holding one; {text!r} is neither")
 
 
 def _choice_of(choices):
@@ -133,6 +144,9 @@ def _bench(args) -> int:
     from . import bench
 
     rows = bench.engine_rows(quick=args.quick, repeat=args.repeat, progress=not args.no_progress)
+    rows += bench.floor_rows(quick=args.quick, repeat=args.repeat)
+    if args.baseline is not None:
+        rows += bench.baseline_rows(args.baseline, quick=args.quick, repeat=args.repeat)
     rows += bench.gradient_rows()
     text = bench.table(rows)
     print(text)
@@ -241,12 +255,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser(
         "bench", help="time the batched engine and the fused gradient",
-        description="Time the batched engine against per-run loops, and the fused gradient "
-                    "against hand-written numpy and autograd. Run with OPENBLAS_NUM_THREADS=1.",
+        description="Time the batched engine against per-run loops and against its floor for "
+                    "each activation (and against a baseline version of the package, with "
+                    "--baseline), and the fused gradient against hand-written numpy and "
+                    "autograd. Run with OPENBLAS_NUM_THREADS=1.",
         formatter_class=defaults)
-    bench.add_argument("--quick", action="store_true", help="reduced Figure 3a protocol")
-    bench.add_argument("--repeat", type=_positive_int, default=2,
-                       help="rounds of the Figure 3a measurement; the best of each side counts")
+    bench.add_argument("--quick", action="store_true",
+                       help="reduced Figure 3a protocol and fewer steps elsewhere")
+    bench.add_argument("--repeat", type=_positive_int, default=3,
+                       help="alternating rounds of each engine measurement")
+    bench.add_argument("--baseline", type=_package_folder, default=None, metavar="PATH",
+                       help="also time the engine against the shallowlearn package in PATH "
+                            "(e.g. a git worktree of an earlier commit) on Figure 2b")
     bench.add_argument("--out", type=_output_folder, default=None,
                        help="also write bench.md and bench.json to this folder")
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
