@@ -112,19 +112,26 @@ def test_other_activations_equal_looped(activation):
     assert np.all(batched.loss < batched.initial_loss)
 
 
-def test_uneven_runs_per_data_set_get_their_own_slots():
-    """Four starts on one data set and one on another would leave 3 of 8 shared slots empty:
-    the block gives each run its own copy of its data instead, and the results do not change."""
-    from shallowlearn.batched import _make_blocks
+def test_uneven_runs_per_data_set_are_grouped_to_leave_few_slots_empty():
+    """Four starts on one data set and one on another would leave 3 of 8 slots empty in groups
+    of 4: the block makes groups of 2 instead (the four starts in two groups sharing their data
+    set, 1 slot of 6 empty), and the results do not change."""
+    from shallowlearn.batched import _group_size, _make_blocks
 
+    assert _group_size(np.array([4, 1])) == 2
+    assert _group_size(np.array([10, 10, 10])) == 10
+    assert _group_size(np.array([10, 3, 7, 2])) == 4  # 22 runs in 7 groups of 4
+    assert _group_size(np.array([1, 1, 1])) == 1
     X, y, W0, v0, index = _problem([3, 3, 3, 3], teachers=2)
     keep = np.array([0, 1, 2, 3, 4])  # teacher 0's four starts, teacher 1's first
     W0, v0, index = [W0[t] for t in keep], [v0[t] for t in keep], index[keep]
     runs = np.arange(5)
     state = {"W": np.array(W0), "v": np.array(v0)}
     [block] = _make_blocks(X, y, index, np.full(5, 3), runs, state)
-    assert (block.G, block.S) == (5, 1)
-    np.testing.assert_array_equal(block.X, X[index])
+    assert (block.G, block.S) == (3, 2)
+    np.testing.assert_array_equal(block.X, X[[0, 0, 1]])
+    assert sorted(block.run.ravel().tolist()) == [-1, 0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(block.W[block.run == 4], [W0[4]])
     [shared] = _make_blocks(X, y, index[:4], np.full(4, 3), runs[:4],
                             {name: values[:4] for name, values in state.items()})
     assert (shared.G, shared.S) == (1, 4)
