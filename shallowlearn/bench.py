@@ -336,7 +336,7 @@ def floor_rows(*, quick: bool = False, repeat: int = 3) -> list[tuple]:
             steps = [_run_batch(batch, protocol).iterations + 1 for batch in batches]
             seconds = time.process_time() - start
             for batch, steps_of_run in zip(batches, steps):
-                this += _floor(batch, steps_of_run, 1, rate)
+                this += _floor(batch, steps_of_run, 3, rate)
                 total += int(steps_of_run.sum())
             engine, floor = min(engine, seconds), np.minimum(floor, this)
         target = 2.5 if protocol.activation == "quadratic" else 2.0
