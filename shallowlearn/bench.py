@@ -28,9 +28,9 @@ machine's description, to ``bench.md`` and ``bench.json`` in the folder given by
      at the engine's shapes (one product per data set over the units of its 10 starts) in the
      same round, plus the per-run products with v (2nk operations each) at the same rate;
    * the elementwise passes over the k × n pre-activations that the mathematics requires, each
-     at the CPU time per element measured in the same round on arrays of the engine's size
-     holding the protocol's own pre-activations (the cost of exp and log1p depends on their
-     arguments): for z², one product for φ = z·z and one for z ∘ r; for softplus, exp (every
+     at the CPU time per element measured in the same round on one array holding all the
+     pre-activations of the protocol's starts, the size of the engine's arrays (the cost of
+     exp and log1p depends on their arguments): for z², one product for φ = z·z and one for z ∘ r; for softplus, exp (every
      value depends on exp(−b·abs(z))), log1p (φ is a logarithm of it), one division (σ is a
      ratio) and the product φ′ ∘ r; for sigmoid, exp, one division and φ′ ∘ r; for tanh, expm1
      (tanh(abs(z)) = −m/(2 + m) with m = expm1(−2·abs(z))), exp (φ′ keeps its accuracy in the
