@@ -23,6 +23,7 @@ How the modules fit together (each name is a module)::
     protocols ─► tasks ─► runner ─► results_io, statistics ─► plotting
                   (in-process, or on Dask: distributed; checkpoints on disk)
     cli (python -m shallowlearn), bench, derivative_checks, assignments
+    kernels (φ, φ′, φ″ of the built-in activations in one pass, used by activations)
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -1,8 +1,12 @@
 """Activation functions φ with their first two derivatives and Gaussian moments.
 
-Each :class:`Activation` carries three elementwise functions: ``phi`` written with
-``autograd.numpy`` (so autograd can differentiate it: it is the definition), and ``dphi`` and
-``ddphi`` written in plain numpy (the fast path, checked against autograd in the tests).
+Each :class:`Activation` carries ``phi`` written with ``autograd.numpy`` (so autograd can
+differentiate it: it is the definition) and a fused evaluation, :meth:`Activation.evaluate`,
+which computes φ, φ′ and, when asked, φ″ in one pass into preallocated arrays. For the
+built-in activations that pass is a kernel of :mod:`shallowlearn.kernels` (checked against
+autograd and high-precision arithmetic in the tests), and ``dphi`` and ``ddphi`` are read off
+it, so each derivative has one formula. An activation built from separate functions φ, φ′, φ″
+(or from a callable, whose derivatives autograd supplies) is evaluated by calling them in turn.
 
 The Gaussian moments μ(σ) = E φ′(σg) and γ(σ) = E φ″(σg), g ~ N(0, 1), are the quantities of
 Assumption 2.3 in Soltanolkotabi, Javanmard & Lee (2019). They are computed by adaptive
@@ -21,8 +25,9 @@ import autograd.numpy as anp
 import autograd.scipy.special as aspecial
 import numpy as np
 from autograd import elementwise_grad
-from scipy import integrate, special
+from scipy import integrate
 
+from . import kernels
 from .validation import check_array, check_real
 
 __all__ = ["Activation", "ACTIVATIONS", "get_activation"]
@@ -30,10 +35,10 @@ __all__ = ["Activation", "ACTIVATIONS", "get_activation"]
 
 @dataclass(frozen=True, eq=False)
 class Activation:
-    """An elementwise activation φ with φ′, φ″ and its Gaussian moments.
+    """An elementwise activation φ with φ′, φ″, a fused evaluation and its Gaussian moments.
 
     Build one with :func:`get_activation` (by name, or from any autograd-differentiable
-    callable) rather than directly.
+    callable), or directly from three functions φ, φ′, φ″.
 
     Attributes
     ----------
@@ -41,12 +46,17 @@ class Activation:
         Name, as accepted by :func:`get_activation` for the built-in activations.
     phi, dphi, ddphi : callable
         φ, φ′ and φ″, applied elementwise to an array. ``phi`` accepts autograd's traced
-        arrays, so autograd can differentiate any function built on it.
+        arrays, so autograd can differentiate any function built on it. Given a ``kernel``,
+        ``dphi`` and ``ddphi`` may be omitted: they are then read off :meth:`evaluate`.
     smooth : bool
         Whether φ is twice continuously differentiable. ReLU is not: its φ″ is 0 away from the
         kink and its curvature at 0 is invisible to derivatives.
     params : dict
         The activation's parameters (for example ``{"b": 4.0}`` for softplus).
+    kernel : callable or None
+        ``kernel(z, order, out, work)`` writes φ(z), φ′(z), φ″(z) (up to ``order``) into the
+        arrays of ``out`` using ``work`` as scratch (see :mod:`shallowlearn.kernels`); None
+        evaluates ``phi``, ``dphi`` and ``ddphi`` in turn.
 
     Examples
     --------
@@ -61,10 +71,28 @@ class Activation:
 
     name: str
     phi: Callable = field(repr=False)
-    dphi: Callable = field(repr=False)
-    ddphi: Callable = field(repr=False)
+    dphi: Callable | None = field(default=None, repr=False)
+    ddphi: Callable | None = field(default=None, repr=False)
     smooth: bool = True
     params: dict = field(default_factory=dict)
+    kernel: Callable | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        for label in ("phi", "dphi", "ddphi", "kernel"):
+            value = getattr(self, label)
+            if value is not None and not callable(value):
+                raise TypeError(f"{label} must be callable; got {type(value).__name__}")
+        if not callable(self.phi):
+            raise TypeError("phi must be callable; got None")
+        if self.kernel is None:
+            missing = [label for label in ("dphi", "ddphi") if getattr(self, label) is None]
+            if missing:
+                raise TypeError(f"an Activation without a kernel needs dphi and ddphi; "
+                                f"{' and '.join(missing)} missing")
+            object.__setattr__(self, "kernel", _one_by_one(self.phi, self.dphi, self.ddphi))
+        for order, label in ((1, "dphi"), (2, "ddphi")):
+            if getattr(self, label) is None:
+                object.__setattr__(self, label, _read_off(self, order))
 
     def __repr__(self) -> str:
         args = "".join(f", {key}={value!r}" for key, value in self.params.items())
@@ -73,6 +101,58 @@ class Activation:
     def __call__(self, z):
         """Apply φ elementwise."""
         return self.phi(z)
+
+    def evaluate(self, z, order: int = 1, out=None, work=None) -> tuple:
+        """φ(z), φ′(z) and, for ``order=2``, φ″(z) in one pass, optionally into given arrays.
+
+        Parameters
+        ----------
+        z : array_like
+            Pre-activations; never modified.
+        order : {0, 1, 2}
+            The highest derivative wanted.
+        out : sequence of order + 1 numpy.ndarray, optional
+            Writeable float64 arrays of z's shape that receive φ, φ′, φ″; new ones by
+            default. They must not overlap z, ``work`` or each other.
+        work : numpy.ndarray, optional
+            A writeable float64 array of z's shape the evaluation may overwrite (scratch);
+            a new one by default. Passing ``out`` and ``work`` makes the call allocate nothing.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            (φ, φ′) for order 1, (φ,) for order 0, (φ, φ′, φ″) for order 2: the arrays of
+            ``out`` when given.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from shallowlearn import get_activation
+        >>> z = np.array([-1000.0, 0.0, 1000.0])
+        >>> phi, dphi, ddphi = get_activation("softplus", b=10).evaluate(z, order=2)
+        >>> phi.tolist(), dphi.tolist(), ddphi.tolist()
+        ([0.0, 0.06931471805599453, 1000.0], [0.0, 0.5, 1.0], [0.0, 2.5, 0.0])
+        >>> buffers = (np.empty(3), np.empty(3))
+        >>> get_activation("tanh").evaluate(z, out=buffers, work=np.empty(3))[0] is buffers[0]
+        True
+        """
+        if isinstance(order, bool) or order not in (0, 1, 2):
+            raise ValueError(f"order must be 0, 1 or 2; got {order!r}")
+        z = np.asarray(z, dtype=np.float64)
+        if out is None:
+            out = tuple(np.empty_like(z) for _ in range(order + 1))
+        else:
+            out = _check_buffers(out, "out", z, order + 1)
+        if work is None:
+            work = np.empty_like(z)
+        else:
+            [work] = _check_buffers([work], "work", z, 1)
+        for i, array in enumerate((*out, work)):
+            others = (z, *out[i + 1:], work) if i < len(out) else (z,)
+            if any(np.may_share_memory(array, other) for other in others):
+                raise ValueError("the arrays of out and work must not overlap z or each other")
+        self.kernel(z, order, out, work)
+        return out
 
     @property
     def odd(self) -> bool:
@@ -160,92 +240,76 @@ def gaussian_expectation(fn: Callable, sigma):
     return values.reshape(np.shape(sigma))
 
 
+# --- evaluation helpers ----------------------------------------------------------------------
+
+
+def _one_by_one(phi: Callable, dphi: Callable, ddphi: Callable) -> Callable:
+    """A kernel that calls φ, φ′, φ″ in turn (for activations given as separate functions)."""
+
+    def kernel(z, order, out, work):
+        for array, fn in zip(out, (phi, dphi, ddphi)[: order + 1]):
+            array[...] = fn(z)
+
+    return kernel
+
+
+def _read_off(act: Activation, order: int) -> Callable:
+    """The derivative of the given order, read off the fused evaluation."""
+
+    def derivative(z):
+        return act.evaluate(z, order)[order]
+
+    return derivative
+
+
+def _check_buffers(arrays, name: str, z: np.ndarray, count: int) -> tuple:
+    if not isinstance(arrays, (tuple, list)) or len(arrays) != count:
+        raise ValueError(f"{name} must be a sequence of {count} arrays; got {arrays!r:.60}")
+    for array in arrays:
+        if (not isinstance(array, np.ndarray) or array.dtype != np.float64
+                or array.shape != z.shape or not array.flags.writeable):
+            raise ValueError(
+                f"{name} must hold writeable float64 arrays of shape {z.shape}; got "
+                f"{type(array).__name__} {getattr(array, 'dtype', '')} of shape "
+                f"{getattr(array, 'shape', None)}")
+    return tuple(arrays)
+
+
 # --- the built-in activations -------------------------------------------------------------
 
 
 def _quadratic():
-    return Activation(
-        "quadratic",
-        phi=lambda z: z * z,
-        dphi=lambda z: 2.0 * z,
-        ddphi=lambda z: np.full(np.shape(z), 2.0),
-    )
+    return Activation("quadratic", phi=lambda z: z * z, kernel=kernels.quadratic)
 
 
 def _softplus(b: float = 1.0):
     b = check_real(b, "b", low=0.0, strict=True)
-
-    def ddphi(z):
-        s = special.expit(b * z)
-        return b * s * (1.0 - s)
-
-    return Activation(
-        "softplus",
-        phi=lambda z: anp.logaddexp(0.0, b * z) / b,
-        dphi=lambda z: special.expit(b * z),
-        ddphi=ddphi,
-        params={"b": b},
-    )
+    return Activation("softplus", phi=lambda z: anp.logaddexp(0.0, b * z) / b,
+                      kernel=kernels.softplus(b), params={"b": b})
 
 
 def _sigmoid(b: float = 1.0):
     b = check_real(b, "b", low=0.0, strict=True)
-
-    def dphi(z):
-        s = special.expit(b * z)
-        return b * s * (1.0 - s)
-
-    def ddphi(z):
-        s = special.expit(b * z)
-        return b * b * s * (1.0 - s) * (1.0 - 2.0 * s)
-
-    return Activation(
-        "sigmoid",
-        phi=lambda z: aspecial.expit(b * z),
-        dphi=dphi,
-        ddphi=ddphi,
-        params={"b": b},
-    )
+    return Activation("sigmoid", phi=lambda z: aspecial.expit(b * z),
+                      kernel=kernels.sigmoid(b), params={"b": b})
 
 
 def _tanh():
-    def dphi(z):
-        t = np.tanh(z)
-        return 1.0 - t * t
-
-    def ddphi(z):
-        t = np.tanh(z)
-        return -2.0 * t * (1.0 - t * t)
-
-    return Activation("tanh", phi=anp.tanh, dphi=dphi, ddphi=ddphi)
+    return Activation("tanh", phi=anp.tanh, kernel=kernels.tanh)
 
 
 _SQRT2 = np.sqrt(2.0)
-_ERF_SLOPE = 2.0 / np.sqrt(np.pi)
 
 
 def _erf():
     # The paper's Example 2.4 defines erf(z) = (2/√π) ∫_0^z exp(−t²/2) dt = √2·erf_std(z/√2),
     # so φ′(z) = (2/√π) exp(−z²/2), which differs from the textbook erf.
-    def dphi(z):
-        return _ERF_SLOPE * np.exp(-0.5 * z * z)
-
-    return Activation(
-        "erf",
-        phi=lambda z: _SQRT2 * aspecial.erf(z / _SQRT2),
-        dphi=dphi,
-        ddphi=lambda z: -z * dphi(z),
-    )
+    return Activation("erf", phi=lambda z: _SQRT2 * aspecial.erf(z / _SQRT2), kernel=kernels.erf)
 
 
 def _relu():
-    return Activation(
-        "relu",
-        phi=lambda z: anp.where(z > 0, z, 0.0),
-        dphi=lambda z: (np.asarray(z) > 0).astype(float),
-        ddphi=lambda z: np.zeros(np.shape(z)),
-        smooth=False,
-    )
+    return Activation("relu", phi=lambda z: anp.where(z > 0, z, 0.0), kernel=kernels.relu,
+                      smooth=False)
 
 
 #: The built-in activations by name; the values are factories taking the parameters.

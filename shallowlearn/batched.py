@@ -8,18 +8,23 @@ together, and the layout is chosen so that the arithmetic, not the bookkeeping, 
 * **Runs that share data share a matrix product.** Runs are grouped by data set (a teacher's
   X and y). Within a group the hidden units of all its runs are stacked into one matrix, so
   the pre-activations of every run come from one product ``W_group @ Xᵀ`` and the gradients
-  from one product ``D @ X``.
+  from one product ``D @ X``. Groups have a common number of slots, the largest that leaves
+  at most a quarter of them empty (a data set with more runs gets several groups).
 * **Different widths batch together.** Runs are split into a few blocks by width; in a block
   every run is padded to the block's width K (runs at least 3/4 as wide as K join it) with
   units whose weights and output weight are exactly zero. Such a unit contributes nothing to
-  the output and receives an exactly zero gradient (its v-gradient is masked out), so it
-  stays zero.
+  the output and receives an exactly zero step (its v-step is scaled by 0), so it stays zero.
 * **Finished runs leave.** A run that stops is zeroed (it becomes inert, like padding); once
   the live runs of a block fill at most 3/4 of its arrays, they are repacked into smaller
   ones.
-* **Passes are few.** The (units × samples) arrays are swept as few times as possible, into
-  preallocated buffers; for φ(z) = z² the v-gradient is read off the W-gradient
-  (∂L/∂v_l = ⟨w_l, ((Z ∘ r)ᵀX)_l⟩/n) instead of taking another pass.
+* **Passes are few, and allocate nothing.** The (units × samples) arrays are swept as few
+  times as possible, into buffers each block keeps: φ and φ′ come from one fused evaluation of
+  the activation (:meth:`~shallowlearn.activations.Activation.evaluate`) that shares its
+  transcendental work, and φ′ ∘ r is formed in place. For φ(z) = z² the v-gradient is read off
+  the W-gradient (∂L/∂v_l = ⟨w_l, ((Z ∘ r)ᵀX)_l⟩/n) instead of taking another pass.
+* **The stopping contract is cheap.** Every run's gradient norm, which the contract needs at
+  every iteration, is one reduction over the step already computed (its square is compared
+  with (α·``grad_tol``)², so no square root per iteration).
 * **Each run is isolated.** Every product is computed per run (row by row), so a run whose
   loss overflows cannot contaminate the others.
 
@@ -44,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from . import kernels
 from .activations import Activation, get_activation
 from .objective import Objective
 from .stopping import divergence_limit, diverged
@@ -199,27 +205,23 @@ def _data_of_runs(m: int, data_index, runs: int) -> np.ndarray:
 class _Block:
     """Runs advanced together in arrays of shape (groups, slots, units, ...).
 
-    Group g holds runs on one data set; slot s of it holds run ``run[g, s]`` (-1 for an empty
-    slot); every run is padded to K units. Empty slots and padded units have zero weights,
-    zero output weights and a zero mask, which makes them inert. With ``shared`` False every
-    run is a group of its own (with its own copy of its data set), which wastes no slots when
-    data sets have few runs left each. The per-run state (:data:`_STATE`) is placed from, and
-    gathered back to, arrays with one row per run.
+    Group g holds up to S runs on one data set (a data set with more runs has several
+    groups, which share nothing but their data); slot s of it holds run ``run[g, s]`` (-1 for
+    an empty slot); every run is padded to K units. Empty slots and padded units have zero
+    weights, zero output weights and a zero v-step scale, which makes them inert. The per-run
+    state (:data:`_STATE`) is placed from, and gathered back to, arrays with one row per run.
     """
 
-    def __init__(self, X, y, data_of_run, runs: np.ndarray, K: int, state: dict,
-                 shared: bool = True):
+    def __init__(self, X, y, data_of_run, runs: np.ndarray, K: int, state: dict, S: int):
         data = data_of_run[runs]
-        _, first_of_group, group_of = np.unique(
-            data if shared else np.arange(runs.size), return_index=True, return_inverse=True)
+        # rank of each run among the runs of its data set; its group is (data set, rank // S)
+        order = np.argsort(data, kind="stable")
+        rank = np.empty(runs.size, dtype=np.intp)
+        rank[order] = np.arange(runs.size) - np.searchsorted(data[order], data[order])
+        key = data * (runs.size // S + 1) + rank // S
+        _, first_of_group, group_of = np.unique(key, return_index=True, return_inverse=True)
         groups = data[first_of_group]
-        counts = np.bincount(group_of)
-        G, S = groups.size, int(counts.max())
-        # slot of each run: its rank among the runs of its group
-        order = np.argsort(group_of, kind="stable")
-        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        slot = np.empty(runs.size, dtype=np.intp)
-        slot[order] = np.arange(runs.size) - first[group_of[order]]
+        G, slot = groups.size, rank % S
         self.G, self.S, self.K = G, S, K
         self.n, self.d = X.shape[1:]
         self.run = np.full((G, S), -1)
@@ -227,34 +229,50 @@ class _Block:
         self.Xt = np.ascontiguousarray(X[groups].transpose(0, 2, 1))
         # with a copy of the data per run, the second product reads it through the transposed
         # view: half the memory, and no slower for these shapes (a shared copy is faster as is)
-        self.X = X[groups] if shared else self.Xt.transpose(0, 2, 1)
-        self.y = np.repeat(y[groups][:, None, None, :], S, axis=1)
+        self.X = X[groups] if S > 1 else self.Xt.transpose(0, 2, 1)
+        self.y = y[groups][:, None, None, :]
         for name, values in state.items():
             values = values[:, :K] if values.ndim > 1 else values
             placed = np.full((G, S) + values.shape[1:], _EMPTY.get(name, 0.0))
             placed[group_of, slot] = values
             setattr(self, name, placed)
+        # buffers of the step: pre-activations, φ (and φ′ and scratch for the fused
+        # evaluation, made on first use), residuals, the steps α∇_W L and α∇_v L (0 while v is
+        # fixed) and the per-unit scale of the W-step
         self.Z = np.empty((G, S * K, self.n))
         self.A = np.empty((G, S * K, self.n))
+        self.dA = self.work = None
         self.r = np.empty((G, S, 1, self.n))
-        self.U = np.empty((G, S * K, self.d))
+        self.dW = np.empty((G, S, K, self.d))
+        self.dv = np.zeros((G, S, K))
+        self.scale = np.empty((G, S, K))
 
     def live(self) -> np.ndarray:
         return self.run >= 0
 
 
-# The per-run state: the iterate and the previous one (kept for runs that diverge), the mask
-# of real units, the loss thresholds (a run stops once its loss is at most ``tol`` or not at
-# most ``limit``) and the loss of the zero network on its data, which scales ``limit``.
-# Empty slots never stop.
-_STATE = ("W", "W_old", "v", "v_old", "mask", "tol", "limit", "null")
-_EMPTY = {"tol": -np.inf, "limit": np.inf, "null": 1.0}
+# The per-run state: the iterate (W, v) and the previous one (kept for runs that diverge),
+# the scale of the v-step (α/n on real units when v is trained, else 0),
+# the stopping thresholds (a run stops once its loss is at most ``tol``, its squared step norm
+# at most ``sq_tol`` or its loss not at most ``limit``) and the loss of the zero network on
+# its data, which scales ``limit``. Empty slots never stop.
+_STATE = ("W", "W_old", "v", "v_old", "v_scale", "tol", "sq_tol", "limit", "null")
+_EMPTY = {"tol": -np.inf, "sq_tol": -np.inf, "limit": np.inf, "null": 1.0}
+
+
+def _group_size(counts: np.ndarray) -> int:
+    """The most runs per group (one product per group: the more the faster) that leaves at
+    most 1 − _PAD_FILL of the slots empty, given the number of runs on each data set."""
+    for S in range(int(counts.max()), 1, -1):
+        if counts.sum() >= _PAD_FILL * S * np.sum(-(-counts // S)):
+            return S
+    return 1
 
 
 def _make_blocks(X, y, data_of_run, widths, runs, state) -> list[_Block]:
     """Partition runs into blocks by width, the widest first; a block pads its runs to its
-    widest one and takes every run at least _PAD_FILL as wide. A block shares each data set
-    among its runs unless that would leave more than 1 − _PAD_FILL of its slots empty."""
+    widest one and takes every run at least _PAD_FILL as wide, and groups the runs of each
+    data set by :func:`_group_size`."""
     blocks = []
     order = np.argsort(-widths[runs], kind="stable")
     runs = runs[order]
@@ -263,9 +281,8 @@ def _make_blocks(X, y, data_of_run, widths, runs, state) -> list[_Block]:
         K = int(widths[runs[0]])
         take = widths[runs] >= _PAD_FILL * K
         counts = np.unique(data_of_run[runs[take]], return_counts=True)[1]
-        shared = counts.sum() >= _PAD_FILL * counts.size * counts.max()
         blocks.append(_Block(X, y, data_of_run, runs[take], K, {
-            name: values[take] for name, values in state.items()}, shared))
+            name: values[take] for name, values in state.items()}, _group_size(counts)))
         runs = runs[~take]
         state = {name: values[~take] for name, values in state.items()}
     return blocks
@@ -367,8 +384,9 @@ def batched_gradient_descent(
     grad_tol = check_real(grad_tol, "grad_tol", low=0.0)
     if record_every is not None:
         record_every = check_positive_int(record_every, "record_every")
-    settings = _Settings(act, _is_quadratic(act), step, check_bool(train_v, "train_v"),
-                         max_iter, loss_tol, grad_tol, record_every)
+    train_v = check_bool(train_v, "train_v")
+    settings = _Settings(act, act.kernel is kernels.quadratic, step, train_v, max_iter,
+                         loss_tol, grad_tol, record_every)
 
     widths = np.array([w.shape[0] for w in W_runs])
     k_max, d = int(widths.max()), X.shape[2]
@@ -383,26 +401,29 @@ def batched_gradient_descent(
         "iterations": np.zeros(T, dtype=int), "status": np.full(T, "max_iter", dtype=object),
     }
     history = None if record_every is None else np.full((T, max_iter // record_every + 1), np.nan)
+    real = np.arange(k_max) < widths[:, None]
     blocks = _make_blocks(X, y, data_of_run, widths, np.arange(T), {
         "W": W_start, "W_old": W_start, "v": v_start, "v_old": v_start,
-        "mask": (np.arange(k_max) < widths[:, None]).astype(float),
-        "tol": np.full(T, loss_tol), "limit": np.full(T, np.inf),
-        "null": 0.5 * np.mean(y**2, axis=1)[data_of_run],
+        "v_scale": np.where(real, step / X.shape[1] if train_v else 0.0, 0.0),
+        "tol": np.full(T, loss_tol), "sq_tol": np.full(T, (grad_tol * step) ** 2),
+        "limit": np.full(T, np.inf), "null": 0.5 * np.mean(y**2, axis=1)[data_of_run],
     })
     bar = tqdm(total=max_iter, disable=not progress, desc="gradient descent", unit="step")
     for t in range(max_iter + 1):
         stopped = False
         for b in blocks:
             stopped |= _advance(b, t, settings, history, out)
-        if t == max_iter or not any(b.live().any() for b in blocks):
+        if t == max_iter:
             break
-        if stopped:
+        if stopped:  # repacking drops the blocks left without runs
             blocks = _repack(blocks, X, y, data_of_run, widths)
+            if not blocks:
+                break
         if t % _PROGRESS_EVERY == 0 and t > 0:
             bar.update(_PROGRESS_EVERY)
             bar.set_postfix(active=sum(int(b.live().sum()) for b in blocks), refresh=False)
     bar.close()
-    _evaluate_diverged(X, y, data_of_run, widths, act, settings.train_v, out)
+    _evaluate_diverged(X, y, data_of_run, widths, act, train_v, out)
 
     out["status"] = out["status"].astype(str)
     for arr in out.values():
@@ -429,40 +450,43 @@ class _Settings:
 
 def _advance(b: _Block, t: int, settings: _Settings, history, out) -> bool:
     """Iteration t of the runs of one block: evaluate, retire the runs that stop, step."""
-    loss, grad, U, Uv = _loss_and_step(b, settings.act, settings.quadratic, settings.step,
-                                       settings.train_v)
-    live = b.live()
+    loss, sq_norm = (_quadratic_step if settings.quadratic else _fused_step)(b, settings)
     if t == 0:
+        live = b.live()
         b.limit = np.where(live, divergence_limit(loss, b.null), np.inf)
         out["initial_loss"][b.run[live]] = loss[live]
     if history is not None and t % settings.record_every == 0:
+        live = b.live()
         history[b.run[live], t // settings.record_every] = loss[live]
-    stop = diverged(loss, b.limit) | (loss <= b.tol) | ((grad <= settings.grad_tol) & live)
     if t == settings.max_iter:
-        stop = live
+        stop = b.live()
+    else:
+        stop = diverged(loss, b.limit)
+        stop |= loss <= b.tol
+        stop |= sq_norm <= b.sq_tol
     stopped = bool(stop.any())
     if stopped:
         at = np.nonzero(stop)
         runs, gone = b.run[at], diverged(loss[at], b.limit[at])
-        converged = (loss[at] <= settings.loss_tol) | (grad[at] <= settings.grad_tol)
+        grad = np.sqrt(sq_norm[at]) / settings.step
+        converged = (loss[at] <= settings.loss_tol) | (grad <= settings.grad_tol)
         out["status"][runs] = np.where(gone, "diverged",
                                        np.where(converged, "converged", "max_iter"))
         # a diverged run keeps θ_{t−1} (its loss and gradient are evaluated at the end), the
         # others θ_t
-        K = b.K
-        out["W"][runs, :K] = np.where(gone[:, None, None], b.W_old[at], b.W[at])
-        out["v"][runs, :K] = np.where(gone[:, None], b.v_old[at], b.v[at])
+        out["W"][runs, : b.K] = np.where(gone[:, None, None], b.W_old[at], b.W[at])
+        out["v"][runs, : b.K] = np.where(gone[:, None], b.v_old[at], b.v[at])
         out["loss"][runs] = loss[at]
-        out["grad_norm"][runs] = grad[at]
+        out["grad_norm"][runs] = grad
         out["iterations"][runs] = np.where(gone, max(t - 1, 0), t)
-        # the stopped slots become empty and inert: zero weights, zero update, never stop
-        for arr in (b.W, b.v, b.mask, U, Uv):
+        # the stopped slots become empty and inert: zero weights, zero step, never stop
+        for arr in (b.W, b.v, b.v_scale, b.dW, b.dv):
             arr[at] = 0.0
-        b.tol[at], b.limit[at], b.run[at] = -np.inf, np.inf, -1
+        b.tol[at], b.sq_tol[at], b.limit[at], b.run[at] = -np.inf, -np.inf, np.inf, -1
     if t < settings.max_iter:
         # θ_{t+1} = θ_t − α∇L(θ_t), written over the buffer of θ_{t−1}
-        np.subtract(b.W, U, out=b.W_old)
-        np.subtract(b.v, Uv, out=b.v_old)
+        np.subtract(b.W, b.dW, out=b.W_old)
+        np.subtract(b.v, b.dv, out=b.v_old)
         b.W, b.W_old, b.v, b.v_old = b.W_old, b.W, b.v_old, b.v
     return stopped
 
@@ -478,43 +502,67 @@ def _evaluate_diverged(X, y, data_of_run, widths, act, train_v, out) -> None:
         out["loss"][t], out["grad_norm"][t] = loss, np.linalg.norm(grad)
 
 
-def _is_quadratic(act: Activation) -> bool:
-    """Whether φ(z) = z² exactly, which has a cheaper fused step."""
-    if act.name != "quadratic":
-        return False
-    probe = np.linspace(-3.0, 3.0, 13)
-    return bool(np.array_equal(np.asarray(act.phi(probe)), probe * probe))
+def _forward(b: _Block):
+    """Z = W Xᵀ of every slot (one product per group)."""
+    return np.matmul(b.W.reshape(b.G, b.S * b.K, b.d), b.Xt, out=b.Z)
 
 
-def _loss_and_step(b: _Block, act: Activation, quadratic: bool, step: float, train_v: bool):
-    """Loss, gradient norm and the steps α∇_W L, α∇_v L of every slot at the current iterate.
+def _residuals(b: _Block, A):
+    """r = vᵀφ(W xᵢ) − yᵢ of every slot (one product per run), shape (G, S, 1, n)."""
+    r = np.matmul(b.v[:, :, None, :], A, out=b.r)
+    return np.subtract(r, b.y, out=r)
 
-    With r = predictions − y and D = φ′(Z) ∘ r (Z the pre-activations), the gradients are
-    ∇_{w_l} L = (v_l/n) (Dᵀ X)_l and ∇_{v_l} L = (1/n) Σᵢ φ(z_il) rᵢ. For φ(z) = z² the second
-    equals (1/n) ⟨w_l, ((Z ∘ r)ᵀ X)_l⟩, which saves a pass over the (units × samples) arrays.
+
+def _finish(b: _Block, r, coefficient):
+    """Complete the step: scale each unit's row of the W-step by ``coefficient``·v_l and the
+    v-step by ``b.v_scale``. Return the loss and the squared norm of the step of every slot."""
+    np.multiply(b.v, coefficient, out=b.scale)
+    np.multiply(b.dW, b.scale[..., None], out=b.dW)
+    np.multiply(b.dv, b.v_scale, out=b.dv)
+    loss = np.vecdot(r[:, :, 0, :], r[:, :, 0, :])
+    loss *= 0.5 / b.n
+    flat = b.dW.reshape(b.G, b.S, -1)
+    sq_norm = np.vecdot(flat, flat)
+    sq_norm += np.vecdot(b.dv, b.dv)
+    return loss, sq_norm
+
+
+def _quadratic_step(b: _Block, settings: _Settings):
+    """The steps α∇L into ``b.dW`` and ``b.dv`` for φ(z) = z², and the loss and squared step
+    norm of every slot.
+
+    With r = predictions − y, ∇_{w_l} L = (2v_l/n) ((Z ∘ r)ᵀ X)_l and
+    ∇_{v_l} L = (1/n) Σᵢ z_il² rᵢ = (1/n) ⟨w_l, ((Z ∘ r)ᵀ X)_l⟩, which saves a pass over the
+    (units × samples) arrays.
     """
     G, S, K, n, d = b.G, b.S, b.K, b.n, b.d
-    # forward: Z[g, (s, l), i] = ⟨w_sl, x_i⟩ for every run s of group g, one product per group
-    Z = np.matmul(b.W.reshape(G, S * K, d), b.Xt, out=b.Z)
-    A = np.square(Z, out=b.A) if quadratic else np.asarray(act.phi(Z))
-    A = A.reshape(G, S, K, n)
-    # the predictions, one product per run, minus the labels (a product with out= is slower)
-    r = np.subtract(np.matmul(b.v[:, :, None, :], A), b.y, out=b.r)
-    # backward: D = φ′(Z) ∘ r (without its factor 2 for φ = z²), then α∇_W L = diag(αv/n) Dᵀ X
+    Z = _forward(b)
+    A = np.square(Z, out=b.A).reshape(G, S, K, n)
+    r = _residuals(b, A)
     Z = Z.reshape(G, S, K, n)
-    D = np.multiply(Z, r, out=Z) if quadratic else act.dphi(Z) * r
-    U = np.matmul(D.reshape(G, S * K, n), b.X, out=b.U).reshape(G, S, K, d)
-    if not train_v:
-        Uv = np.zeros((G, S, K))
-    elif quadratic:  # zero for padded units, whose w_l = 0: no mask needed
-        Uv = np.einsum("gskd,gskd->gsk", U, b.W)
-        Uv *= step / n
-    else:
-        Uv = np.matmul(A, r.swapaxes(-1, -2))[..., 0]
-        Uv *= (step / n) * b.mask
-    r = r[:, :, 0, :]
-    loss = np.einsum("gsn,gsn->gs", r, r)
-    loss /= 2 * n
-    U *= ((2.0 if quadratic else 1.0) * step / n) * b.v[..., None]
-    grad = np.sqrt(np.einsum("gskd,gskd->gs", U, U) + np.einsum("gsk,gsk->gs", Uv, Uv)) / step
-    return loss, grad, U, Uv
+    np.multiply(Z, r, out=Z)  # Z ∘ r: the W-gradient's rows before their factor 2v_l/n
+    np.matmul(Z.reshape(G, S * K, n), b.X, out=b.dW.reshape(G, S * K, d))
+    if settings.train_v:  # zero for padded units, whose w_l = 0
+        np.vecdot(b.dW, b.W, out=b.dv)
+    return _finish(b, r, 2.0 * settings.step / n)
+
+
+def _fused_step(b: _Block, settings: _Settings):
+    """The steps α∇L into ``b.dW`` and ``b.dv`` for any φ, and the loss and squared step norm
+    of every slot.
+
+    With D = φ′(Z) ∘ r, ∇_{w_l} L = (v_l/n) (Dᵀ X)_l and ∇_{v_l} L = (1/n) Σᵢ φ(z_il) rᵢ;
+    φ and φ′ come from one fused evaluation into the block's buffers.
+    """
+    G, S, K, n, d = b.G, b.S, b.K, b.n, b.d
+    if b.dA is None:
+        b.dA, b.work = np.empty_like(b.Z), np.empty_like(b.Z)
+    Z = _forward(b)
+    A, dA = settings.act.evaluate(Z, order=1, out=(b.A, b.dA), work=b.work)
+    A = A.reshape(G, S, K, n)
+    r = _residuals(b, A)
+    D = np.multiply(dA.reshape(G, S, K, n), r, out=dA.reshape(G, S, K, n))
+    np.matmul(D.reshape(G, S * K, n), b.X, out=b.dW.reshape(G, S * K, d))
+    if settings.train_v:
+        np.matmul(A, r.swapaxes(-1, -2), out=b.dv[..., None])
+    return _finish(b, r, settings.step / n)

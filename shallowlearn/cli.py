@@ -4,9 +4,10 @@
   or on a Dask cluster (``--workers N``, ``--scheduler ADDRESS``), checkpointing each
   finished task in ``OUT/.checkpoints`` (``--resume`` continues an interrupted run); save
   its results (JSON) and figure (PNG), print a summary.
-- ``bench``: time the batched engine, the fused gradient and the second-order solvers against
-  scipy (:mod:`shallowlearn.bench`; ``--solvers``: only the last; ``--dask``: also 2 Dask
-  workers against 1).
+- ``bench``: time the batched engine (against loops, its floor and optionally a baseline
+  version of the package), the fused gradient and the second-order solvers against scipy
+  (:mod:`shallowlearn.bench`; ``--solvers``: only the last; ``--dask``: also 2 Dask workers
+  against 1).
 - ``bench-spectrum``: time the routes to the most negative Hessian eigenvalue.
 - ``grade SUBMISSION...``: run and check students' assignment notebooks and write a gradebook
   (:mod:`shallowlearn.grading`).
@@ -82,6 +83,16 @@ def _output_folder(text: str) -> str:
     if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"cannot write to {text!r} ({existing} is not writable)")
     return text
+
+
+def _package_folder(text: str) -> str:
+    """A folder that is, or holds, a shallowlearn package (a folder with __init__.py)."""
+    path = os.path.abspath(text)
+    for folder in (path, os.path.join(path, "shallowlearn")):
+        if os.path.isfile(os.path.join(folder, "__init__.py")):
+            return text
+    raise argparse.ArgumentTypeError(
+        f"expected a shallowlearn package folder or a folder holding one; {text!r} is neither")
 
 
 def _choice_of(choices):
@@ -205,8 +216,11 @@ def _bench(args) -> int:
     if not args.solvers:
         rows += bench.engine_rows(quick=args.quick, repeat=args.repeat,
                                   progress=not args.no_progress)
+        rows += bench.floor_rows(quick=args.quick, repeat=args.repeat)
+        if args.baseline is not None:
+            rows += bench.baseline_rows(args.baseline, quick=args.quick, repeat=args.repeat)
         rows += bench.gradient_rows()
-    rows += bench.solver_rows(quick=args.quick, repeat=max(3, args.repeat))
+    rows += bench.solver_rows(quick=args.quick, repeat=args.repeat)
     if args.dask:
         rows += bench.dask_rows(repeat=args.repeat)
     text = bench.table(rows)
@@ -331,16 +345,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser(
         "bench", help="time the batched engine, the fused gradient and the second-order solvers",
-        description="Time the batched engine against per-run loops, the fused gradient "
-                    "against hand-written numpy and autograd, and the trust region and cubic "
-                    "regularization against scipy's trust-krylov and trust-ncg. Run with "
-                    "OPENBLAS_NUM_THREADS=1.",
+        description="Time the batched engine against per-run loops and against its floor for "
+                    "each activation (and against a baseline version of the package, with "
+                    "--baseline), the fused gradient against hand-written numpy and autograd, "
+                    "and the trust region and cubic regularization against scipy's "
+                    "trust-krylov and trust-ncg. Run with OPENBLAS_NUM_THREADS=1.",
         formatter_class=defaults)
     bench.add_argument("--quick", action="store_true",
-                       help="reduced Figure 3a protocol; solvers without p = 5,000")
-    bench.add_argument("--repeat", type=_positive_int, default=2,
-                       help="rounds of the Figure 3a measurement (of the solver comparison: at "
-                            "least 3); the best of each side counts")
+                       help="reduced Figure 3a protocol, fewer steps elsewhere, solvers without "
+                            "p = 5,000")
+    bench.add_argument("--repeat", type=_positive_int, default=3,
+                       help="alternating rounds of each measurement; the best of each side "
+                            "counts")
+    bench.add_argument("--baseline", type=_package_folder, default=None, metavar="PATH",
+                       help="also time the engine against the shallowlearn package in PATH "
+                            "(e.g. a git worktree of an earlier commit) on Figure 2b")
     bench.add_argument("--solvers", action="store_true",
                        help="only the comparison of the second-order solvers with scipy")
     bench.add_argument("--dask", action="store_true",

@@ -370,12 +370,14 @@ class Objective(BaseObjective):
         prediction = anp.dot(self.activation.phi(anp.dot(self.X, anp.transpose(W))), v)
         return 0.5 * anp.mean((prediction - self.y) ** 2)
 
-    def forward(self, W, v, X=None):
+    def forward(self, W, v, X=None, *, with_dphi: bool = False):
         """Pre-activations Z = X Wᵀ and activations A = φ(Z), and the predictions A v.
 
         The package's one forward pass. ``W`` may carry leading axes, shape (..., k, d), with
         ``v`` of shape (k,) or (..., k): then Z and A have shape (..., n, k) and the
-        predictions (..., n).
+        predictions (..., n). φ comes from the activation's fused evaluation
+        (:meth:`~shallowlearn.activations.Activation.evaluate`); with ``with_dphi`` the same
+        pass also returns φ′(Z), as a fourth item.
 
         Examples
         --------
@@ -385,12 +387,16 @@ class Objective(BaseObjective):
         >>> Z, A, pred = obj.forward(np.array([[2.0, 0.0]]), np.array([1.0]))
         >>> pred
         array([4., 0.])
+        >>> obj.forward(np.array([[2.0, 0.0]]), np.array([1.0]), with_dphi=True)[3]
+        array([[4.],
+               [0.]])
         """
         X = self.X if X is None else X
         Z = X @ W.T if W.ndim == 2 else np.matmul(X, np.swapaxes(W, -1, -2))
-        A = self.activation.phi(Z)
+        values = self.activation.evaluate(Z, order=1 if with_dphi else 0)
+        A = values[0]
         pred = A @ v if W.ndim == 2 else np.matmul(A, v[..., None])[..., 0]
-        return Z, A, pred
+        return (Z, A, pred, values[1]) if with_dphi else (Z, A, pred)
 
     def at(self, theta, *, rows=None, validate: bool = True) -> Point:
         """The :class:`Point` at θ: one forward pass, every derivative from it.
@@ -497,8 +503,10 @@ class Objective(BaseObjective):
 class Point:
     """An :class:`Objective` evaluated at one θ: the forward pass once, every derivative from it.
 
-    Build it with :meth:`Objective.at`. The forward quantities are computed on construction;
-    the gradient and the second-order quantities when first asked for, then kept.
+    Build it with :meth:`Objective.at`. The forward quantities, with φ′ from the same fused
+    evaluation of the activation, are computed on construction; the gradient and the
+    second-order quantities (φ″ from that evaluation at order 2) when first asked for, then
+    kept.
 
     With r the residuals, φ′ and φ″ evaluated at the pre-activations Z, the Hessian is
     H = JᵀJ/n + B: the Gauss–Newton part from the Jacobian J of the predictions
@@ -517,8 +525,8 @@ class Point:
         Samples the loss is averaged over (a minibatch's size when built with ``rows``).
     X, y : numpy.ndarray
         Those samples.
-    Z, A : numpy.ndarray, shape (n, k)
-        Pre-activations zᵢℓ = w_ℓᵀxᵢ and activations φ(zᵢℓ).
+    Z, A, dphi : numpy.ndarray, shape (n, k)
+        Pre-activations zᵢℓ = w_ℓᵀxᵢ, activations φ(zᵢℓ) and slopes φ′(zᵢℓ).
     r : numpy.ndarray, shape (n,)
         Residuals vᵀφ(W xᵢ) − yᵢ.
     value : float
@@ -543,17 +551,12 @@ class Point:
         self.X, self.y = (obj.X, obj.y) if rows is None else (obj.X[rows], obj.y[rows])
         self.n = self.y.size
         self.v, self.W = obj.split(theta)
-        self.Z, self.A, pred = obj.forward(self.W, self.v, self.X)
+        self.Z, self.A, pred, self.dphi = obj.forward(self.W, self.v, self.X, with_dphi=True)
         self.r = pred - self.y
         self.value = float(0.5 * np.dot(self.r, self.r) / self.n)
 
     def __repr__(self) -> str:
         return f"Point(loss={self.value:.6g}, p={self.theta.size})"
-
-    @cached_property
-    def dphi(self) -> np.ndarray:
-        """φ′(Z), shape (n, k)."""
-        return self.objective.activation.dphi(self.Z)
 
     @cached_property
     def grad(self) -> np.ndarray:
@@ -573,7 +576,8 @@ class Point:
 
         Unit ℓ's block of the residual curvature is Xᵀ diag(curvature[:, ℓ]) X / n.
         """
-        return self.objective.activation.ddphi(self.Z) * self.r[:, None] * self.v
+        ddphi = self.objective.activation.evaluate(self.Z, order=2)[2]
+        return ddphi * self.r[:, None] * self.v
 
     @cached_property
     def cross(self) -> np.ndarray | None:

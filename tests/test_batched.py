@@ -4,10 +4,12 @@ handling, reproducibility and argument checks."""
 
 from types import SimpleNamespace
 
+import autograd.numpy as anp
 import numpy as np
 import pytest
+from autograd import elementwise_grad
 
-from shallowlearn import Objective, gradient_descent, planted, random_labels
+from shallowlearn import Activation, Objective, gradient_descent, planted, random_labels
 from shallowlearn.batched import batched_gradient_descent
 from shallowlearn.initializations import random_init
 from shallowlearn.stopping import STATUSES, divergence_limit
@@ -93,19 +95,43 @@ def test_batched_equals_looped(activation, train_v):
             np.testing.assert_array_equal(batched.v[t, : v.size], v)
 
 
-def test_uneven_runs_per_data_set_get_their_own_slots():
-    """Four starts on one data set and one on another would leave 3 of 8 shared slots empty:
-    the block gives each run its own copy of its data instead, and the results do not change."""
-    from shallowlearn.batched import _make_blocks
+@pytest.mark.parametrize("activation", ["sigmoid", "erf", "swish"])
+def test_other_activations_equal_looped(activation):
+    """The remaining built-in kernels, and an activation given as three functions (evaluated
+    one by one), give the engine the same runs as the single-run solver."""
+    if activation == "swish":
+        def phi(z):
+            return z / (1 + anp.exp(-z))
 
+        dphi = elementwise_grad(phi)
+        activation = Activation("swish", phi=phi, dphi=dphi, ddphi=elementwise_grad(dphi))
+    X, y, W0, v0, index = _problem([2, 3], activation="tanh", seed=6)
+    options = dict(data_index=index, step=0.01, max_iter=150, record_every=50)
+    batched = batched_gradient_descent(X, y, activation, W0, v0, **options)
+    _assert_same(batched, looped_gradient_descent(X, y, activation, W0, v0, **options))
+    assert np.all(batched.loss < batched.initial_loss)
+
+
+def test_uneven_runs_per_data_set_are_grouped_to_leave_few_slots_empty():
+    """Four starts on one data set and one on another would leave 3 of 8 slots empty in groups
+    of 4: the block makes groups of 2 instead (the four starts in two groups sharing their data
+    set, 1 slot of 6 empty), and the results do not change."""
+    from shallowlearn.batched import _group_size, _make_blocks
+
+    assert _group_size(np.array([4, 1])) == 2
+    assert _group_size(np.array([10, 10, 10])) == 10
+    assert _group_size(np.array([10, 3, 7, 2])) == 4  # 22 runs in 7 groups of 4
+    assert _group_size(np.array([1, 1, 1])) == 1
     X, y, W0, v0, index = _problem([3, 3, 3, 3], teachers=2)
     keep = np.array([0, 1, 2, 3, 4])  # teacher 0's four starts, teacher 1's first
     W0, v0, index = [W0[t] for t in keep], [v0[t] for t in keep], index[keep]
     runs = np.arange(5)
     state = {"W": np.array(W0), "v": np.array(v0)}
     [block] = _make_blocks(X, y, index, np.full(5, 3), runs, state)
-    assert (block.G, block.S) == (5, 1)
-    np.testing.assert_array_equal(block.X, X[index])
+    assert (block.G, block.S) == (3, 2)
+    np.testing.assert_array_equal(block.X, X[[0, 0, 1]])
+    assert sorted(block.run.ravel().tolist()) == [-1, 0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(block.W[block.run == 4], [W0[4]])
     [shared] = _make_blocks(X, y, index[:4], np.full(4, 3), runs[:4],
                             {name: values[:4] for name, values in state.items()})
     assert (shared.G, shared.S) == (1, 4)

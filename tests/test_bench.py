@@ -3,22 +3,66 @@ reports are complete. (Timings are printed by ``python -m shallowlearn bench``, 
 
 import json
 
+import numpy as np
 import pytest
 
 from shallowlearn import bench
 from shallowlearn.cli import main
 
 
+def _by_label(rows):
+    return {label.strip(): (value, target, passed) for label, value, target, passed in rows}
+
+
 def test_engine_rows_on_the_quick_protocol(monkeypatch):
     monkeypatch.setattr(bench, "_QUICK_MAX_ITER", 300)
-    rows = bench.engine_rows(quick=True, repeat=1)
-    by_label = {label.strip(): (value, target, passed) for label, value, target, passed in rows}
+    by_label = _by_label(bench.engine_rows(quick=True, repeat=2))
     same = by_label["loops vs engine: runs with the same status and iterations"]
     # both loops reproduce every run of the engine: status, iterations and final loss
     assert same[2] is True and same[0].split("/")[0] == same[0].split("/")[1]
     assert by_label["loops vs engine: median |dL|/L0 of the final losses"][2] is True
-    speedup = by_label["speed-up of the engine over that loop, wall | CPU"]
+    # every round is reported, and the target applies to each
+    assert {"speed-up over that loop in round 1, wall | CPU",
+            "speed-up over that loop in round 2, wall | CPU"} <= set(by_label)
+    speedup = by_label["speed-up over that loop, CPU, in each of 2 consecutive rounds"]
     assert speedup[1] == ">= 10x" and isinstance(speedup[2], bool)
+    ratio = by_label["engine CPU time / floor, whole protocol"]
+    assert ratio[1] == "<= 2.5x" and isinstance(ratio[2], bool)
+
+
+def test_the_floor_counts_products_and_the_unavoidable_passes(monkeypatch):
+    monkeypatch.setitem(bench.FLOOR_STEPS, "quick", 5)
+    rows = bench.floor_rows(quick=True, repeat=1)
+    assert len(rows) == 1 + len(bench._UNAVOIDABLE)
+    targets = [row[2] for row in rows[1:]]
+    assert targets == ["<= 2.5x", "<= 2x", "<= 2x", "<= 2x"]
+    for label, value, _, passed in rows[1:]:
+        engine, floor = (float(part.split()[1]) for part in label.split(":")[1].split(",")[:2])
+        assert float(value.rstrip("x")) == pytest.approx(engine / floor, rel=0.02)
+        assert isinstance(passed, bool)
+    # the floor of the softplus step counts exp and log1p, which cost more than z², so its
+    # floor per unit is higher than the quadratic one's on the same elements
+    from shallowlearn import get_activation
+    Z = np.random.default_rng(0).normal(size=20000)
+    soft = bench._pass_seconds(Z, get_activation("softplus", b=10.0), 3)
+    quad = bench._pass_seconds(Z, get_activation("quadratic"), 3)
+    assert soft > quad > 0
+
+
+def test_baseline_rows_compare_two_versions_of_the_package(monkeypatch):
+    import os
+    import shallowlearn
+
+    monkeypatch.setitem(bench.BASELINE_STEPS, "quick", 5)
+    here = os.path.dirname(shallowlearn.__file__)
+    by_label = _by_label(bench.baseline_rows(os.path.dirname(here), quick=True, repeat=1))
+    # against itself the engine finds the same statuses, and the ratio is a number
+    same = by_label["baseline vs engine: runs with the same status"]
+    assert same[2] is True
+    speedup = by_label["speed-up over the baseline (best of 1 rounds)"]
+    assert speedup[1] == ">= 4x" and float(speedup[0].rstrip("x")) > 0
+    with pytest.raises(ValueError, match="no __init__.py"):
+        bench.load_baseline(here + "/results")
 
 
 def test_table_marks_rows_with_a_target():
@@ -54,7 +98,8 @@ def test_spectrum_routes_agree(monkeypatch):
     assert table.splitlines()[0] == "header" and len(table.splitlines()) == 3 + len(rows)
 
 
-@pytest.mark.parametrize("argv", [["bench", "--repeat", "0"], ["bench-spectrum", "--activation", "swish"]])
+@pytest.mark.parametrize("argv", [["bench", "--repeat", "0"], ["bench", "--baseline", "/nonexistent"],
+                                  ["bench-spectrum", "--activation", "swish"]])
 def test_bad_bench_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)

@@ -1,0 +1,244 @@
+"""Fused elementwise kernels: φ, φ′ and φ″ of the built-in activations in one pass.
+
+Each kernel ``kernel(z, order, out, work)`` reads the pre-activations ``z`` (never writing
+them), writes φ(z) into ``out[0]``, φ′(z) into ``out[1]`` when ``order`` ≥ 1 and φ″(z) into
+``out[2]`` when ``order`` is 2, and may overwrite ``work``, an array of z's shape, as scratch.
+Every operation writes into one of those arrays, so a caller that keeps them (the batched
+engine) allocates nothing per evaluation. :meth:`~shallowlearn.activations.Activation.evaluate`
+is the checked entry point; these functions trust their arguments.
+
+The derivatives share their transcendental work: softplus and sigmoid with slope b both come
+from e = exp(−b·abs(z)), which is at most 1, so nothing overflows for any z, and every
+quantity is formed without subtracting nearly equal numbers:
+
+* σ(bz) = N/(1 + e) with N = 1 for z > 0 and N = e for z < 0 (N = max(sign(z), e));
+* softplus: φ = max(z, 0) + log1p(e)/b, φ′ = σ(bz), φ″ = b·e/(1 + e)²;
+* sigmoid: φ = σ(bz), φ′ = b·e/(1 + e)², φ″ = b·φ′·(1 − 2σ(bz)), where
+  1 − 2σ(bz) = −sign(z)·tanh(b·abs(z)/2) is taken from m = expm1(−b·abs(z)) as sign(z)·m/(1 + e);
+* tanh: with m = expm1(−2·abs(z)) and E = exp(−2·abs(z)) = 1 + m (E computed by exp, so that
+  it keeps its relative accuracy when it is tiny), tanh(abs(z)) = −m/(1 + E),
+  φ′ = 4E/(1 + E)² and φ″ = −2φφ′;
+* erf (the paper's, √2·erf(z/√2)): φ′ = (2/√π)·exp(−z²/2), with z² taken exactly, and
+  φ″ = −zφ′.
+
+Each value is accurate to a few units in the last place relative to itself, including the
+tails where a naive formula (log(1 + exp(bz)), 1 − tanh², s(1 − s)) overflows or cancels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+__all__ = ["erf", "quadratic", "relu", "sigmoid", "softplus", "tanh"]
+
+_SQRT2 = np.sqrt(2.0)
+_ERF_SLOPE = 2.0 / np.sqrt(np.pi)
+_ERF_CLIP = 40.0  # exp(−40²/2) underflows to 0
+_ERF_GRID = 1.5 * 2.0**32  # x + _ERF_GRID − _ERF_GRID rounds x (below 2⁶) to a multiple of 2⁻²⁰
+
+
+def quadratic(z, order, out, work):
+    """φ(z) = z², φ′ = 2z, φ″ = 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowlearn import kernels
+    >>> out = (np.empty(2), np.empty(2))
+    >>> kernels.quadratic(np.array([1.0, -3.0]), 1, out, np.empty(2))
+    >>> out
+    (array([1., 9.]), array([ 2., -6.]))
+    """
+    np.multiply(z, z, out=out[0])
+    if order >= 1:
+        np.multiply(z, 2.0, out=out[1])
+    if order >= 2:
+        out[2].fill(2.0)
+
+
+def _exp_neg_abs(z, b, dest):
+    """dest = exp(−b·abs(z)), in (0, 1]."""
+    np.abs(z, out=dest)
+    np.multiply(dest, -b, out=dest)
+    np.exp(dest, out=dest)
+
+
+def _logistic(e, dest):
+    """dest = N/(1 + e) = σ(bz), given e = exp(−b·abs(z)) and N = max(sign(z), e) in ``dest``
+    on entry; ``e`` is left holding 1 + e."""
+    np.add(e, 1.0, out=e)
+    np.divide(dest, e, out=dest)
+
+
+def softplus(b):
+    """The kernel of φ(z) = log(1 + exp(bz))/b, φ′ = σ(bz), φ″ = b σ(bz) σ(−bz).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowlearn import kernels
+    >>> out = (np.empty(2), np.empty(2), np.empty(2))
+    >>> kernels.softplus(2.0)(np.array([0.0, -800.0]), 2, out, np.empty(2))
+    >>> [float(out[0][0] * 2 / np.log(2)), out[1].tolist(), out[2].tolist()]
+    [1.0, [0.5, 0.0], [0.5, 0.0]]
+    """
+
+    def kernel(z, order, out, work):
+        phi, e = out[0], work
+        _exp_neg_abs(z, b, e)
+        np.log1p(e, out=phi)
+        if b != 1.0:
+            np.divide(phi, b, out=phi)
+        if order == 0:
+            np.maximum(z, 0.0, out=e)
+            np.add(phi, e, out=phi)
+            return
+        dphi = out[1]
+        np.maximum(z, 0.0, out=dphi)
+        np.add(phi, dphi, out=phi)
+        if order == 2:
+            np.multiply(e, b, out=out[2])
+        np.sign(z, out=dphi)
+        np.maximum(dphi, e, out=dphi)
+        _logistic(e, dphi)
+        if order == 2:
+            np.divide(out[2], e, out=out[2])
+            np.divide(out[2], e, out=out[2])
+
+    return kernel
+
+
+def sigmoid(b):
+    """The kernel of φ(z) = σ(bz) = 1/(1 + exp(−bz)), φ′ = b σ(1 − σ), φ″ = b² σ(1 − σ)(1 − 2σ).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowlearn import kernels
+    >>> out = (np.empty(3), np.empty(3), np.empty(3))
+    >>> kernels.sigmoid(1.0)(np.array([1.0, 800.0, -800.0]), 2, out, np.empty(3))
+    >>> [values.round(4).tolist() for values in out]
+    [[0.7311, 1.0, 0.0], [0.1966, 0.0, 0.0], [-0.0909, -0.0, 0.0]]
+    """
+
+    def kernel(z, order, out, work):
+        phi, e = out[0], work
+        _exp_neg_abs(z, b, e)
+        if order >= 1:
+            np.multiply(e, b, out=out[1])  # b·e, divided by (1 + e)² below
+        np.sign(z, out=phi)
+        np.maximum(phi, e, out=phi)
+        _logistic(e, phi)
+        if order == 0:
+            return
+        np.divide(out[1], e, out=out[1])
+        np.divide(out[1], e, out=out[1])
+        if order == 2:
+            ddphi = out[2]
+            np.abs(z, out=ddphi)
+            np.multiply(ddphi, -b, out=ddphi)
+            np.expm1(ddphi, out=ddphi)
+            np.divide(ddphi, e, out=ddphi)  # m/(1 + e) = −tanh(b·abs(z)/2)
+            np.copysign(ddphi, z, out=ddphi)  # abs(1 − 2σ) with the sign of z
+            np.multiply(ddphi, out[1], out=ddphi)
+            np.multiply(ddphi, -b, out=ddphi)
+
+    return kernel
+
+
+def tanh(z, order, out, work):
+    """φ(z) = tanh(z), φ′ = 1 − tanh², φ″ = −2 tanh·(1 − tanh²).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowlearn import kernels
+    >>> out = (np.empty(2), np.empty(2))
+    >>> kernels.tanh(np.array([0.0, -30.0]), 1, out, np.empty(2))
+    >>> out[0].tolist(), bool(np.isclose(out[1][1], 4 * np.exp(-60.0), rtol=1e-15))
+    ([0.0, -1.0], True)
+    """
+    phi, one_plus = out[0], work
+    np.abs(z, out=phi)
+    np.multiply(phi, -2.0, out=phi)
+    if order >= 1:
+        np.exp(phi, out=out[1])  # E = exp(−2·abs(z))
+    np.expm1(phi, out=phi)  # m = E − 1
+    np.add(phi, 2.0, out=one_plus)  # 1 + E, from m: accurate for every z
+    np.divide(phi, one_plus, out=phi)  # −tanh(abs(z))
+    np.copysign(phi, z, out=phi)
+    if order == 0:
+        return
+    dphi = out[1]
+    np.multiply(dphi, 4.0, out=dphi)
+    np.divide(dphi, one_plus, out=dphi)
+    np.divide(dphi, one_plus, out=dphi)
+    if order == 2:
+        np.multiply(phi, dphi, out=out[2])
+        np.multiply(out[2], -2.0, out=out[2])
+
+
+def erf(z, order, out, work):
+    """The paper's erf (Example 2.4): φ(z) = (2/√π) ∫₀ᶻ exp(−t²/2) dt = √2·erf(z/√2).
+
+    φ′ = (2/√π)·exp(−z²/2). Rounding z² would cost a relative error of z²/2 units in the last
+    place, so z (clipped to 40 in size, past which φ′ underflows to 0) is split as w + u with
+    w on a grid of 2⁻²⁰, whose square is exact, and u below 2⁻²⁰ in size:
+    exp(−z²/2) = exp(−w²/2)·exp(−δ) with δ = u(w + u/2), and exp(−δ) is a short series.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowlearn import kernels
+    >>> out = (np.empty(1), np.empty(1), np.empty(1))
+    >>> kernels.erf(np.array([0.0]), 2, out, np.empty(1))
+    >>> round(float(out[1][0] ** 2 * np.pi), 12), float(out[2][0])
+    (4.0, -0.0)
+    """
+    phi = out[0]
+    if order >= 1:
+        dphi, scratch = out[1], phi  # φ is written last, so its array serves as scratch
+        np.clip(z, -_ERF_CLIP, _ERF_CLIP, out=work)
+        np.add(work, _ERF_GRID, out=dphi)
+        np.subtract(dphi, _ERF_GRID, out=dphi)  # w, exactly
+        np.subtract(work, dphi, out=work)  # u = z − w, exactly
+        np.multiply(work, 0.5, out=scratch)
+        np.add(scratch, dphi, out=scratch)
+        np.multiply(scratch, work, out=scratch)  # δ = u(w + u/2), below 2⁻¹⁵ in size
+        np.multiply(dphi, dphi, out=work)  # w², exactly
+        np.multiply(work, -0.5, out=work)
+        np.exp(work, out=work)  # exp(−w²/2)
+        # times exp(−δ) = 1 − δ(1 − δ(1/2 − δ/6)), to within δ⁴/24 < 10⁻¹⁹
+        np.multiply(scratch, -1.0 / 6.0, out=dphi)
+        np.add(dphi, 0.5, out=dphi)
+        for _ in range(2):
+            np.multiply(dphi, scratch, out=dphi)
+            np.subtract(1.0, dphi, out=dphi)
+        np.multiply(dphi, work, out=dphi)
+        np.multiply(dphi, _ERF_SLOPE, out=dphi)
+        if order == 2:
+            np.multiply(z, dphi, out=out[2])
+            np.negative(out[2], out=out[2])
+    np.divide(z, _SQRT2, out=phi)
+    special.erf(phi, out=phi)
+    np.multiply(phi, _SQRT2, out=phi)
+
+
+def relu(z, order, out, work):
+    """φ(z) = max(z, 0), φ′ = 1 for z > 0 and 0 otherwise, φ″ = 0 (away from the kink).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowlearn import kernels
+    >>> out = (np.empty(3), np.empty(3))
+    >>> kernels.relu(np.array([-1.0, 0.0, 2.0]), 1, out, np.empty(3))
+    >>> out
+    (array([0., 0., 2.]), array([0., 0., 1.]))
+    """
+    np.maximum(z, 0.0, out=out[0])
+    if order >= 1:
+        np.heaviside(z, 0.0, out=out[1])
+    if order == 2:
+        out[2].fill(0.0)
