@@ -2,12 +2,19 @@
 
 Each function draws on ``ax`` when given (else on a new figure) and returns ``(fig, ax)``, so
 a chapter can restyle, annotate or combine the panels.
+
+The colours are the Okabe–Ito palette (:data:`PALETTE`), which stays distinguishable under the
+common forms of colour blindness, and no two series of a plot differ by colour alone: each
+also has its own line style (:data:`LINESTYLES`) or marker (:data:`MARKERS`). :func:`prop_cycle`
+gives the same pairing as a matplotlib property cycle; the book's ``book/matplotlibrc`` sets it
+for every chapter.
 """
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from cycler import cycler
 
 from .protocols import PAPER_SUCCESS
 from .results_io import Results
@@ -17,7 +24,88 @@ from .spectrum import Spectrum, eigenvalue_density
 from .statistics import fit_logistic, logistic
 from .validation import check_array
 
-__all__ = ["plot_results", "plot_slice", "plot_slice_2d", "plot_spectrum"]
+__all__ = [
+    "LINESTYLES",
+    "MARKERS",
+    "PALETTE",
+    "plot_results",
+    "plot_slice",
+    "plot_slice_2d",
+    "plot_spectrum",
+    "prop_cycle",
+    "series_style",
+]
+
+#: The eight colours of Okabe and Ito's colour-blind-safe palette ("Color Universal Design",
+#: 2008), as hex strings. The order keeps the hues of matplotlib's default first four colours
+#: (blue, orange, green, red), so that ``"C0"`` to ``"C3"`` keep their meaning under
+#: :func:`prop_cycle`; yellow, the weakest on white, comes last.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
+
+#: The line style paired with each colour of :data:`PALETTE` (matplotlib line styles; the
+#: tuples are dash patterns: offset, then lengths of dashes and gaps in line widths).
+LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)),
+              (0, (8, 2, 1, 2, 1, 2)), (0, (4, 1, 1, 1, 1, 1, 1, 1)))
+
+#: The marker paired with each colour of :data:`PALETTE`, for series drawn as points.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def prop_cycle():
+    """The matplotlib property cycle of :data:`PALETTE` together with :data:`LINESTYLES`.
+
+    Set it as ``matplotlib.rcParams["axes.prop_cycle"]`` (or in a ``matplotlibrc``) so that
+    successive lines of an axes differ in colour and in line style.
+
+    Returns
+    -------
+    cycler.Cycler
+
+    Examples
+    --------
+    >>> from shallowlearn.plotting import prop_cycle
+    >>> styles = list(prop_cycle())
+    >>> styles[1]
+    {'color': '#E69F00', 'linestyle': '--'}
+    """
+    return cycler(color=list(PALETTE)) + cycler(linestyle=list(LINESTYLES))
+
+
+def series_style(i: int, *, marker: bool = False) -> dict:
+    """Keyword arguments of matplotlib's ``plot`` for series number i (from 0).
+
+    The colour and line style of entry ``i`` of :func:`prop_cycle` (counted modulo its length),
+    and with ``marker=True`` the matching marker of :data:`MARKERS`.
+
+    Parameters
+    ----------
+    i : int
+        The series number, from 0.
+    marker : bool
+        Include the series' marker.
+
+    Returns
+    -------
+    dict
+        ``color`` and ``linestyle`` (and ``marker``), to pass to ``Axes.plot``.
+
+    Examples
+    --------
+    >>> from shallowlearn.plotting import series_style
+    >>> series_style(0, marker=True)
+    {'color': '#0072B2', 'linestyle': '-', 'marker': 'o'}
+    >>> series_style(9)["linestyle"]
+    '--'
+    """
+    if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+        raise TypeError(f"i must be an integer (the series number); got {type(i).__name__}")
+    if i < 0:
+        raise ValueError(f"i must be non-negative (the series number); got {i}")
+    j = int(i) % len(PALETTE)
+    style = {"color": PALETTE[j], "linestyle": LINESTYLES[j]}
+    if marker:
+        style["marker"] = MARKERS[j]
+    return style
 
 
 def _axes(ax, figsize=None):
@@ -65,10 +153,12 @@ def plot_spectrum(spectrum, *, ax=None, width: float | None = None, log: bool = 
         eigenvalues = check_array(spectrum, "spectrum", ndim=1)
     fig, ax = _axes(ax)
     grid, density = eigenvalue_density(eigenvalues, width=width)
-    ax.plot(grid, density, color="C0")
-    ax.fill_between(grid, density, color="C0", alpha=0.2)
-    for value, name, color in ((eigenvalues.min(), "λ_min", "C3"), (eigenvalues.max(), "λ_max", "C2")):
-        ax.axvline(value, color=color, linestyle="--", linewidth=1, label=f"{name} = {value:.3g}")
+    ax.plot(grid, density, color=PALETTE[0], linestyle="-")
+    ax.fill_between(grid, density, color=PALETTE[0], alpha=0.2)
+    for value, name, color, style in ((eigenvalues.min(), "λ_min", PALETTE[3], "--"),
+                                      (eigenvalues.max(), "λ_max", PALETTE[2], "-.")):
+        ax.axvline(value, color=color, linestyle=style, linewidth=1.2,
+                   label=f"{name} = {value:.3g}")
     if log:
         ax.set_yscale("log")
         ax.set_ylim(bottom=max(density.max() * 1e-6, np.finfo(float).tiny))
@@ -81,6 +171,9 @@ def plot_spectrum(spectrum, *, ax=None, width: float | None = None, log: bool = 
 def plot_slice(t, loss, *, ax=None, label: str | None = None, log: bool = False):
     """A 1-D loss slice: loss against the step t (from :func:`shallowlearn.slices.slice_1d`).
 
+    Slices drawn one after the other on the same axes get the successive styles of
+    :func:`series_style` (colour and line style), so that they differ without colour too.
+
     Examples
     --------
     >>> import matplotlib
@@ -89,13 +182,14 @@ def plot_slice(t, loss, *, ax=None, label: str | None = None, log: bool = False)
     >>> from shallowlearn.plotting import plot_slice
     >>> t = np.linspace(-1, 1, 11)
     >>> fig, ax = plot_slice(t, t**2, label="along u")
-    >>> len(ax.lines)
-    1
+    >>> fig, ax = plot_slice(t, 1 - t**2, ax=ax, label="along w")
+    >>> [line.get_linestyle() for line in ax.lines]
+    ['-', '--']
     """
     t = check_array(t, "t", ndim=1)
     loss = check_array(loss, "loss", ndim=1, shape=(t.size,))
     fig, ax = _axes(ax)
-    ax.plot(t, loss, label=label)
+    ax.plot(t, loss, label=label, **series_style(len(ax.lines)))
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("t")
@@ -152,7 +246,7 @@ def plot_slice_2d(s, t, loss, *, ax=None, trajectory=None, levels: int = 30, log
         )
         ax.plot(path[:, 0], path[:, 1], color="white", marker=".", linewidth=1)
         ax.plot(*path[0], "o", color="white", mec="black", label="start")
-        ax.plot(*path[-1], "*", color="C3", markersize=12, label="end")
+        ax.plot(*path[-1], "*", color=PALETTE[3], mec="white", markersize=12, label="end")
         ax.legend()
     ax.set_xlabel("s")
     ax.set_ylabel("t")
@@ -165,7 +259,9 @@ def plot_results(results: Results, ax=None):
 
     A success plot shows the fraction of teachers that pass and the fraction of runs that
     succeed, each with its logistic fit and 50% crossing when there is one, and, for the
-    paper's Figures 2 and 3, the paper's points and crossing (:data:`~shallowlearn.protocols.PAPER_SUCCESS`).
+    paper's Figures 2 and 3, the paper's points and crossing (:data:`~shallowlearn.protocols.PAPER_SUCCESS`);
+    the three differ in colour, marker and line style. A curve plot draws every run's loss
+    (or RMSE) against the iteration, the runs of one sweep value in one :func:`series_style`.
 
     Parameters
     ----------
@@ -201,22 +297,25 @@ def plot_results(results: Results, ax=None):
         grid = np.linspace(values.min(), values.max(), 200)
         runs = p.teachers * p.starts
         run_fit = fit_logistic(values, summary["runs_succeeded"], runs)
-        for label, what, rate, this_fit, color, marker in (
-            ("teachers passing (all starts)", "teachers", summary["rate"], fit, "C0", "o"),
-            ("runs succeeding", "runs", summary["runs_succeeded"] / runs, run_fit, "gray", "x"),
+        # each series has its own colour, marker and line style (its fit and its 50% crossing)
+        for label, what, rate, this_fit, color, marker, style in (
+            ("teachers passing (all starts)", "teachers", summary["rate"], fit, PALETTE[0], "o",
+             "-"),
+            ("runs succeeding", "runs", summary["runs_succeeded"] / runs, run_fit, "0.4", "x",
+             "--"),
         ):
             ax.plot(values, rate, marker, color=color, label=label)
             if np.isfinite(this_fit["crossing"]):
-                ax.plot(grid, logistic(this_fit, grid), "-", color=color, lw=1,
+                ax.plot(grid, logistic(this_fit, grid), linestyle=style, color=color, lw=1,
                         label=f"  fit to {what}: 50% at {p.sweep} = {this_fit['crossing']:.2f}")
-                ax.axvline(this_fit["crossing"], ls="--", color=color, lw=1)
+                ax.axvline(this_fit["crossing"], ls=style, color=color, lw=1)
             else:
                 ax.plot([], [], " ", label=f"  fit to {what}: no 50% crossing in range")
         paper = PAPER_SUCCESS.get(p.name)
         if paper is not None:
-            ax.plot(paper["values"], paper["rate"], "s", mfc="none", color="C3",
+            ax.plot(paper["values"], paper["rate"], "s", mfc="none", color=PALETTE[3],
                     label="paper: teachers passing")
-            ax.axvline(paper["crossing"], ls=":", color="C3", lw=1.5,
+            ax.axvline(paper["crossing"], ls=":", color=PALETTE[3], lw=1.5,
                        label=f"  paper: 50% at {p.sweep} = {paper['crossing']:.2f}")
         ax.set_xlabel(p.sweep)
         ax.set_ylabel("fraction")
@@ -236,11 +335,10 @@ def plot_results(results: Results, ax=None):
     else:
         curves = results.curves
         loss = curves["loss"] if p.kind == "local" else np.sqrt(curves["loss"])
-        colors = dict(zip(p.values, [f"C{i}" for i in range(len(p.values))]))
-        for value in p.values:
+        for i, value in enumerate(p.values):
             rows = np.flatnonzero(results.runs["value"] == value)
-            for m, row in enumerate(rows):
-                ax.semilogy(curves["iteration"], loss[row], color=colors[value],
+            for m, row in enumerate(rows):  # the runs of one value share its style
+                ax.semilogy(curves["iteration"], loss[row], **series_style(i),
                             label=f"{p.sweep} = {value}" if m == 0 else None)
         ax.set_xlabel("iteration")
         ax.set_ylabel("loss" if p.kind == "local" else "RMSE")

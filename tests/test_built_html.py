@@ -22,11 +22,20 @@ For every HTML page of the book (every ``*.html`` outside ``_static/``, ``_sourc
   replaced by a rendered widget area of non-zero size, and between that widget's cell and the
   next widget (and within the same section) the page shows a figure (``<figure>`` with an
   ``<img>`` that loaded), the static view of the same thing for readers without a kernel;
+* every image of the content (figures, and the frames the explorers display) has alternative
+  text: not empty, not the file name Sphinx puts there by default, a sentence of at least
+  ``MIN_ALT_WORDS`` words, and not the figure's caption again;
 * every internal link resolves: each same-site ``href`` names a file of the build, and its
   ``#fragment``, if any, an element ``id`` on the target page; Sphinx marked no reference as
   problematic.
 
-And the search page, asked for a word of the chapters, lists results that link to a chapter.
+Every explorer (``shallowlearn.explorers.frames_explorer``, class ``shallowlearn-explorer``)
+works without a kernel: each of its sliders, moved by key presses that Chromium sends to the
+focused noUiSlider handle (ArrowRight, as a keyboard user would), steps through all its
+positions, and at each step the explorer displays a frame it has not shown before, with alt
+text, and the page logs no console error. No HTML page is larger than ``PAGE_CAP`` bytes (the
+explorers store their frames in the page). And the search page, asked for a word of the
+chapters, lists results that link to a chapter.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ import html.parser
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -53,6 +63,11 @@ BUILT = os.environ.get("SHALLOWLEARN_BUILT_HTML", "")
 SEARCH_WORD = "activation"  # a word of book/model.md
 PAGE_TIMEOUT = 30.0  # seconds: for a page's load event, and for any one DevTools call
 RENDER_WAIT = 10.0  # seconds for MathJax to typeset a page and the widgets to be displayed
+MIN_ALT_WORDS = 5  # an image's alternative text says what it shows: a sentence, not a label
+# The largest HTML page allowed, in bytes. The explorers store every frame in their page; at
+# commit 5089226 the heaviest page (model.html) had 0.87 MB and the nine pages with
+# explorers 4.2 MB together.
+PAGE_CAP = 2_000_000
 
 pytestmark = pytest.mark.skipif(
     not BUILT, reason="set SHALLOWLEARN_BUILT_HTML to a built book (_build/html) to run"
@@ -276,6 +291,26 @@ PAGE_CHECKS = r"""
       out.problems.push(label + ': its static figure did not load: ' + twin.src);
   });
 
+  // images of the content (widget frames included, now displayed) and their alternative
+  // text; the figures' captions are read from the page's source, before MathJax typeset them
+  const source = new DOMParser().parseFromString(
+    await (await fetch(location.href, {cache: 'no-store'})).text(), 'text/html');
+  const captions = {};
+  source.querySelectorAll('figure').forEach((fig) => {
+    const img = fig.querySelector('img');
+    const caption = fig.querySelector('figcaption .caption-text') || fig.querySelector('figcaption');
+    if (img && caption) captions[img.getAttribute('src')] = caption.textContent;
+  });
+  // (the module index's expand/collapse icons, img.toggler, are controls that Sphinx labels)
+  const content = document.querySelector('article.bd-article') || document.body;
+  out.images = [...content.querySelectorAll('img:not(.toggler)')].map((img) => ({
+    alt: img.getAttribute('alt'),
+    src: (img.getAttribute('src') || '').startsWith('data:') ? 'data:' : img.getAttribute('src') || '',
+    caption: captions[img.getAttribute('src')] || null,
+    explorer: !!img.closest('.shallowlearn-explorer'),
+  }));
+  out.explorers = document.querySelectorAll('.shallowlearn-explorer').length;
+
   // raw TeX left in the text (outside code, scripts and MathJax's own output)
   const skip = 'pre, code, script, style, textarea, mjx-container, .highlight, .widget-subarea';
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -365,6 +400,132 @@ def test_math_typeset_and_widgets_with_static_twins(visited):
     # the book has math and widgets: the checks above did look at something
     assert sum(r["math"] for r in visited.values()) > 0
     assert sum(r["widgets"] for r in visited.values()) > 0
+
+
+def _words(text: str) -> str:
+    """The text's lower-case words and numbers, without TeX delimiters, symbols and spacing."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def test_every_image_has_alternative_text(visited):
+    bad = {}
+    for page, r in visited.items():
+        problems = []
+        for img in r["images"]:
+            alt, src = (img["alt"] or "").strip(), img["src"]
+            where = "an explorer frame" if img["explorer"] else src
+            if not alt:
+                problems.append(f"{where}: no alt text")
+            elif src != "data:" and src.rsplit("/", 1)[-1] in alt:
+                problems.append(f"{where}: the alt text is the file name ({alt})")
+            elif len(_words(alt).split()) < MIN_ALT_WORDS:
+                problems.append(f"{where}: the alt text is too short to say what it shows ({alt})")
+            elif img["caption"] is not None and _words(alt) == _words(img["caption"]):
+                problems.append(f"{where}: the alt text repeats the caption ({alt[:60]}...)")
+        if problems:
+            bad[page] = problems
+    assert not bad, _report(bad)
+    # the book has figures, and explorers whose frames were displayed: something was checked
+    assert sum(img["caption"] is not None for r in visited.values() for img in r["images"]) > 0
+    assert sum(img["explorer"] for r in visited.values() for img in r["images"]) > 0
+
+
+# one explorer, in the page: its sliders (noUiSlider handles) and the frames it shows; a
+# frame is named by a hash of its src (the data: URIs of PNGs share their last bytes)
+EXPLORER_STATE = r"""
+window.__explorer = (i) => {
+  const box = document.querySelectorAll('.shallowlearn-explorer')[i];
+  const hash = (s) => {
+    let h = 2166136261;
+    for (let c = 0; c < s.length; c++) { h ^= s.charCodeAt(c); h = Math.imul(h, 16777619); }
+    return (h >>> 0).toString(16) + '/' + s.length;
+  };
+  const shown = [...box.querySelectorAll('img')].filter((img) =>
+    img.getBoundingClientRect().height > 0 && img.complete && img.naturalWidth > 0);
+  const handles = [...box.querySelectorAll('.noUi-handle')];
+  return {
+    frames: shown.map((img) => hash(img.src)),
+    alts: shown.map((img) => img.alt),
+    positions: handles.map((h) => Number(h.getAttribute('aria-valuenow'))),
+    last: handles.map((h) => Number(h.getAttribute('aria-valuemax'))),
+    readouts: [...box.querySelectorAll('.widget-readout')].map((el) => el.textContent.trim()),
+  };
+};
+window.__explorerAfter = async (i, before, timeout) => {
+  const deadline = Date.now() + timeout;
+  let state = window.__explorer(i);
+  while ((state.frames.length !== 1 || state.frames[0] === before) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    state = window.__explorer(i);
+  }
+  return state;
+};
+document.querySelectorAll('.shallowlearn-explorer').length
+"""
+
+
+def _press(browser: DevTools, key: str, code: int) -> None:
+    """A key press sent by the browser (a trusted event, as from a keyboard) to the focus."""
+    for kind in ("keyDown", "keyUp"):
+        browser.send("Input.dispatchKeyEvent", type=kind, key=key, code=key,
+                     windowsVirtualKeyCode=code, nativeVirtualKeyCode=code)
+
+
+def test_explorer_sliders_change_the_frame(site, browser, visited):
+    """Every slider of every explorer, moved from the keyboard through all its positions,
+    shows a new frame at each step (and each frame its alt text), with no console error."""
+    root, base = site
+    pages = [page for page, r in visited.items() if r["explorers"]]
+    assert pages, "no page of the book has an explorer"
+    bad, moves = {}, 0
+    for page in pages:
+        problems = []
+        browser.open(base + page)
+        browser.evaluate(PAGE_CHECKS % {"timeout": RENDER_WAIT * 1000})  # rendered, typeset
+        count = browser.evaluate(EXPLORER_STATE)
+        for i in range(count):
+            state = browser.evaluate(f"window.__explorerAfter({i}, null, {RENDER_WAIT * 1000})")
+            if len(state["frames"]) != 1:
+                problems.append(f"explorer {i + 1} shows {len(state['frames'])} frames, not one")
+                continue
+            seen = set(state["frames"])
+            for j, last in enumerate(state["last"]):
+                for position in range(state["positions"][j] + 1, last + 1):
+                    before = state["frames"][0]
+                    browser.evaluate(f"document.querySelectorAll('.shallowlearn-explorer')[{i}]"
+                                     f".querySelectorAll('.noUi-handle')[{j}].focus()")
+                    _press(browser, "ArrowRight", 39)
+                    state = browser.evaluate(
+                        f"window.__explorerAfter({i}, {json.dumps(before)}, {RENDER_WAIT * 1000})")
+                    moves += 1
+                    where = f"explorer {i + 1}, slider {j + 1} at position {position}"
+                    if state["positions"][j] != position:
+                        problems.append(f"{where}: the slider is at {state['positions'][j]}")
+                    if len(state["frames"]) != 1 or state["frames"][0] == before:
+                        problems.append(f"{where}: the displayed frame did not change")
+                    elif state["frames"][0] in seen:
+                        problems.append(f"{where}: shows a frame shown before")
+                    elif not state["alts"][0].strip():
+                        problems.append(f"{where}: the frame has no alt text")
+                    seen.update(state["frames"])
+        time.sleep(0.2)
+        browser.evaluate("1")
+        problems += console_errors(browser.events, base)
+        if problems:
+            bad[page] = problems
+    assert not bad, _report(bad)
+    assert moves > 0
+
+
+def test_page_weight(site):
+    """No page is heavier than PAGE_CAP bytes of HTML (explorer frames are stored in it)."""
+    root, _ = site
+    sizes = {page: (root / page).stat().st_size for page in book_pages(root)}
+    heavy = {page: size for page, size in sizes.items() if size > PAGE_CAP}
+    assert not heavy, f"pages over {PAGE_CAP / 1e6:.1f} MB: {heavy}"
+    with_explorers = [page for page in sizes
+                      if "shallowlearn-explorer" in (root / page).read_text(encoding="utf-8")]
+    assert with_explorers, "no page has an explorer"
 
 
 def test_internal_links_resolve(site, visited):

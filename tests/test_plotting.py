@@ -1,5 +1,7 @@
 """Tests of shallowlearn.plotting: each helper draws what it says and returns (fig, ax)."""
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,10 +10,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from shallowlearn import Objective, random_labels  # noqa: E402
-from shallowlearn.plotting import plot_slice, plot_slice_2d, plot_spectrum  # noqa: E402
+from shallowlearn import Objective, random_labels, run_protocol  # noqa: E402
+from shallowlearn.results_io import shipped_results  # noqa: E402
+from shallowlearn.plotting import (  # noqa: E402
+    LINESTYLES,
+    MARKERS,
+    PALETTE,
+    plot_results,
+    plot_slice,
+    plot_slice_2d,
+    plot_spectrum,
+    prop_cycle,
+    series_style,
+)
 from shallowlearn.slices import project_trajectory  # noqa: E402
 from shallowlearn.spectrum import hessian_spectrum  # noqa: E402
+
+BOOK_RC = Path(__file__).resolve().parents[1] / "book" / "matplotlibrc"
 
 
 @pytest.fixture(autouse=True)
@@ -81,3 +96,72 @@ def test_plot_slice_2d_checks_shapes():
         plot_slice_2d(s, t, np.ones((4, 3)))
     with pytest.raises(ValueError, match=r"trajectory must have shape \(any, 2\)"):
         plot_slice_2d(s, t, np.ones((3, 4)), trajectory=np.ones((5, 3)))
+
+
+def test_the_books_matplotlibrc_mirrors_the_palette():
+    """book/matplotlibrc sets the same colour and line-style cycle as plotting.prop_cycle()."""
+    rc = matplotlib.rc_params_from_file(str(BOOK_RC), use_default_template=False)
+    book = rc["axes.prop_cycle"].by_key()
+    package = prop_cycle().by_key()
+    assert [matplotlib.colors.to_hex(c) for c in book["color"]] == [
+        matplotlib.colors.to_hex(c) for c in package["color"]]
+    assert [tuple(s) if isinstance(s, (list, tuple)) else s for s in book["linestyle"]] == list(
+        LINESTYLES)
+    assert len(set(PALETTE)) == len(PALETTE) == len(LINESTYLES) == len(MARKERS)
+    assert len({str(s) for s in LINESTYLES}) == len(LINESTYLES)  # every style differs
+
+
+def test_series_style():
+    assert series_style(3, marker=True) == {"color": PALETTE[3], "linestyle": LINESTYLES[3],
+                                            "marker": MARKERS[3]}
+    assert series_style(len(PALETTE) + 1) == series_style(1)
+    with pytest.raises(ValueError, match="i must be non-negative"):
+        series_style(-1)
+    with pytest.raises(TypeError, match="i must be an integer"):
+        series_style(1.0)
+
+
+def _style(line):
+    return (matplotlib.colors.to_hex(line.get_color()), str(line.get_linestyle()),
+            line.get_marker())
+
+
+def test_slices_on_one_axes_differ_without_colour():
+    t = np.linspace(-1, 1, 11)
+    fig, ax = plot_slice(t, t**2, label="u")
+    for j, label in enumerate("vw"):
+        plot_slice(t, t**2 + j + 1, ax=ax, label=label)
+    assert len({line.get_linestyle() for line in ax.lines}) == 3
+    assert len({matplotlib.colors.to_hex(line.get_color()) for line in ax.lines}) == 3
+
+
+def test_spectrum_marks_differ_without_colour():
+    _, spec = saddle()
+    _, ax = plot_spectrum(spec)
+    lo, hi = ax.lines[1:]
+    assert lo.get_linestyle() != hi.get_linestyle()
+
+
+def test_results_series_differ_without_colour(tiny):
+    # success plot (the shipped Figure 3a: a fit to the runs, the paper's crossing): teachers,
+    # runs and the paper's points have their own markers; each series' lines (fit, 50%
+    # crossing) share one line style, and the series' styles differ
+    lines = plot_results(shipped_results("fig3a"))[1].get_lines()
+    points = [line for line in lines if line.get_linestyle() == "None" and len(line.get_xdata())]
+    assert len({line.get_marker() for line in points}) == len(points) == 3
+    styles = {}
+    for line in lines:
+        if line.get_linestyle() != "None":
+            styles.setdefault(matplotlib.colors.to_hex(line.get_color()), set()).add(
+                line.get_linestyle())
+    assert len(styles) == 2 and all(len(s) == 1 for s in styles.values())
+    assert len(set.union(*styles.values())) == 2
+    # curve plot: the runs of one value share a style; different values differ in line style
+    fig4 = run_protocol(tiny("fig4b", k=(3, 5, 8), max_iter=100), progress=False)
+    lines = plot_results(fig4)[1].get_lines()
+    by_value = {}
+    for line, value in zip(lines, fig4.runs["value"]):
+        by_value.setdefault(int(value), set()).add(_style(line))
+    assert len(lines) == len(fig4.runs["value"]) and sorted(by_value) == [3, 5, 8]
+    assert all(len(s) == 1 for s in by_value.values())
+    assert len({next(iter(s))[1] for s in by_value.values()}) == 3
