@@ -41,7 +41,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator, eigsh, lobpcg
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh, lobpcg
 
 from .objective import BaseObjective, Objective
 from .validation import as_rng, check_array, check_choice, check_objective, check_positive_int, check_real
@@ -277,9 +277,32 @@ def _dense_spectrum(point) -> Spectrum:
     return Spectrum(w, V, residuals, "dense", 0, True)
 
 
+def _lanczos(op: HessianOperator, count: int, which: str, rtol, maxiter, rng):
+    """The ``count`` largest (``which="LA"``) or smallest (``"SA"``) eigenpairs by Lanczos.
+
+    Lanczos can fail to converge where eigenvalues cluster, as at a degenerate minimum whose
+    Hessian has many eigenvalues at zero. Then, if p is at most :data:`DENSE_LIMIT`, the pairs
+    come from the dense Hessian (the products Lanczos spent still count); above it, a
+    ``LinAlgError`` says so.
+    """
+    try:
+        return eigsh(op, k=count, which=which, tol=rtol, maxiter=maxiter,
+                     v0=rng.standard_normal(op.shape[0]))
+    except ArpackNoConvergence as err:
+        if op.shape[0] > DENSE_LIMIT:
+            raise np.linalg.LinAlgError(
+                f"Lanczos did not converge to the {count} {'largest' if which == 'LA' else 'smallest'}"
+                f" Hessian eigenvalue(s) in maxiter={maxiter} iterations at p = {op.shape[0]} "
+                f"(above DENSE_LIMIT = {DENSE_LIMIT}, so no dense fallback); raise maxiter or rtol"
+            ) from err
+        w, V = np.linalg.eigh(op.point.hessian())
+        chosen = slice(-count, None) if which == "LA" else slice(0, count)
+        return w[chosen], V[:, chosen]
+
+
 def _iterative_spectrum(op: HessianOperator, n_bottom, n_top, rtol, maxiter, rng) -> Spectrum:
     p = op.shape[0]
-    top_w, top_V = eigsh(op, k=n_top, which="LA", tol=rtol, maxiter=maxiter, v0=rng.standard_normal(p))
+    top_w, top_V = _lanczos(op, n_top, "LA", rtol, maxiter, rng)
     lower = None
     if isinstance(op.objective, Objective):
         blocks = _UnitBlocks(op.point)
@@ -295,8 +318,7 @@ def _iterative_spectrum(op: HessianOperator, n_bottom, n_top, rtol, maxiter, rng
                 maxiter=maxiter,
             )
     else:  # no data to build the structured route on: plain Lanczos at the bottom too
-        bottom_w, bottom_V = eigsh(op, k=n_bottom, which="SA", tol=rtol, maxiter=maxiter,
-                                   v0=rng.standard_normal(p))
+        bottom_w, bottom_V = _lanczos(op, n_bottom, "SA", rtol, maxiter, rng)
         scale = max(abs(float(top_w[-1])), abs(float(bottom_w.min())))
     order = np.argsort(bottom_w)
     w = np.concatenate([bottom_w[order], top_w])

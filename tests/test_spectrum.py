@@ -181,3 +181,34 @@ def test_spectrum_is_frozen():
     assert isinstance(spec, Spectrum)
     with pytest.raises(AttributeError):
         spec.method = "other"
+
+
+def _degenerate_population_point(d=12):
+    """The quadratic population loss at a rotated copy of its teacher: a global minimum whose
+    Hessian has d(d − 1)/2 zero eigenvalues (the rotations), where Lanczos struggles."""
+    import shallowlearn as sl
+
+    teacher = sl.Teacher(W=np.eye(d), v=np.ones(d), activation=sl.get_activation("quadratic"))
+    pop = sl.population_objective(teacher, v=np.ones(d))
+    Q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(d, d)))
+    return pop, pop.pack(Q)
+
+
+def test_iterative_falls_back_to_dense_when_lanczos_fails():
+    pop, theta = _degenerate_population_point()
+    exact = np.linalg.eigvalsh(pop.hessian(theta))
+    # one Lanczos restart cannot converge here; below DENSE_LIMIT the dense pairs stand in
+    with pytest.raises(Exception, match="No convergence"):
+        eigsh(HessianOperator(pop, theta), k=1, which="SA", maxiter=1, tol=1e-12,
+              v0=np.random.default_rng(0).standard_normal(pop.p))
+    found = hessian_spectrum(pop, theta, method="iterative", maxiter=1, rng=0)
+    assert found.converged
+    np.testing.assert_allclose([found.lambda_min, found.lambda_max], [exact[0], exact[-1]],
+                               atol=1e-10 * exact[-1])
+
+
+def test_iterative_failure_above_the_dense_limit_is_a_clear_error(monkeypatch):
+    pop, theta = _degenerate_population_point()
+    monkeypatch.setattr("shallowlearn.spectrum.DENSE_LIMIT", 10)
+    with pytest.raises(np.linalg.LinAlgError, match=r"maxiter=1 .*\(above DENSE_LIMIT = 10"):
+        hessian_spectrum(pop, theta, method="iterative", maxiter=1, rng=0)
