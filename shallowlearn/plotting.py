@@ -15,6 +15,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from cycler import cycler
+from matplotlib.ticker import MaxNLocator
 
 from .protocols import PAPER_SUCCESS
 from .results_io import Results
@@ -340,6 +341,9 @@ def plot_results(results: Results, ax=None):
             for m, row in enumerate(rows):  # the runs of one value share its style
                 ax.semilogy(curves["iteration"], loss[row], **series_style(i),
                             label=f"{p.sweep} = {value}" if m == 0 else None)
+        # a few round ticks, the power of ten set apart, so that labels never overlap
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3), useMathText=True)
         ax.set_xlabel("iteration")
         ax.set_ylabel("loss" if p.kind == "local" else "RMSE")
         sizes = f"d = {p.d[0]}" + (f", k = {p.k[0]}" if p.kind == "local" else "")

@@ -165,3 +165,18 @@ def test_results_series_differ_without_colour(tiny):
     assert len(lines) == len(fig4.runs["value"]) and sorted(by_value) == [3, 5, 8]
     assert all(len(s) == 1 for s in by_value.values())
     assert len({next(iter(s))[1] for s in by_value.values()}) == 3
+
+
+@pytest.mark.parametrize("name", ["fig4a", "fig4b"])
+def test_curve_plot_tick_labels_do_not_overlap(name):
+    # the shipped Figure 4 results, drawn at half the width of a page as the chapter does
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    plot_results(shipped_results(name), ax=ax)
+    fig.tight_layout()  # the legend, outside the axes, takes its room from them
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [label.get_window_extent(renderer) for label in ax.get_xticklabels()
+             if label.get_visible() and label.get_text()]
+    assert len(boxes) >= 3
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
+    plt.close(fig)

@@ -96,8 +96,9 @@ def test_shipped_full_results_load_and_are_small(name):
     assert len(res.runs["loss"]) == len(p.values) * p.teachers * p.starts
     assert set(res.runs["outcome"]) <= set(CATEGORIES)
     path = results_io.resources.files("shallowlearn") / "results" / f"{name}-full.json"
-    assert len(path.read_bytes()) < 200_000
-    assert plot_results(res)[1].get_xlabel() in ("k", "d", "iteration")
+    # a file grows with its runs (about 170 bytes each) and its recorded curves
+    assert len(path.read_bytes()) < 100_000 + 200 * len(res.runs["loss"])
+    assert plot_results(res)[1].get_xlabel() in ("k", "d", "iteration", "k = d")
 
 
 def _edited(tiny_results, tmp_path, change):
