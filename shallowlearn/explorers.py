@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import html
+import inspect
 import io
 import os
 from typing import Callable
@@ -56,7 +57,8 @@ def _text(value) -> str:
 
 
 def frames_explorer(draw: Callable, sliders: dict, *, labels: dict | None = None,
-                    alt: Callable | None = None, live: dict | None = None, dpi: int = 72):
+                    alt: Callable | None = None, live: dict | None = None,
+                    live_draw: Callable | None = None, dpi: int = 72):
     """An explorer whose sliders pick precomputed frames, so that it works without a kernel.
 
     Parameters
@@ -78,6 +80,10 @@ def frames_explorer(draw: Callable, sliders: dict, *, labels: dict | None = None
         Widgets (or ``interact`` abbreviations) for the live path: with a running kernel
         outside the book build, ``draw`` is also offered under ``ipywidgets.interact`` with
         these controls.
+    live_draw : callable, optional
+        What the live controls drive, when it is not ``draw`` (for example the full function
+        of which ``draw`` fixes some arguments); every key of ``live`` must be one of its
+        keywords.
     dpi : int
         Resolution of the frames.
 
@@ -114,6 +120,9 @@ def frames_explorer(draw: Callable, sliders: dict, *, labels: dict | None = None
         grids.append(values)
     if not callable(draw):
         raise TypeError(f"draw must be callable; got {type(draw).__name__}")
+    live_draw = draw if live_draw is None else live_draw
+    if live is not None:
+        _check_keywords(live_draw, live)
 
     def frame(values: tuple):
         chosen = dict(zip(names, values))
@@ -143,12 +152,27 @@ def frames_explorer(draw: Callable, sliders: dict, *, labels: dict | None = None
     frames = stack(0, ())
     parts = [widgets.VBox(controls), frames]
     if live is not None and not static_build():
-        output = widgets.interactive(lambda **values: _show(draw(**values)), **live)
+        output = widgets.interactive(lambda **values: _show(live_draw(**values)), **live)
         parts += [widgets.HTML("<b>Live</b> (computed by the running kernel):"), output]
     box = widgets.VBox(parts)
     box.add_class("shallowlearn-explorer")
     box.frames = int(np.prod([len(values) for values in grids]))
     return box
+
+
+def _check_keywords(function: Callable, live: dict) -> None:
+    """Refuse live controls that ``function`` has no keyword for (found when the explorer is
+    made, not when a reader first moves a control)."""
+    if not callable(function):
+        raise TypeError(f"live_draw must be callable; got {type(function).__name__}")
+    parameters = inspect.signature(function).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    unknown = sorted(set(live) - set(parameters))
+    if unknown:
+        raise ValueError(
+            f"live has controls {unknown} that the function they drive does not take (its "
+            f"keywords: {sorted(parameters)}); pass the full function as live_draw")
 
 
 def _show(figure) -> None:

@@ -64,3 +64,18 @@ def test_live_controls_outside_the_book_build(monkeypatch):
 def test_bad_sliders(sliders, error):
     with pytest.raises(error, match="slider"):
         frames_explorer(draw, sliders)
+
+
+def test_live_controls_drive_live_draw(monkeypatch):
+    monkeypatch.delenv(STATIC_BUILD, raising=False)
+    # the frames fix b; the live controls set both, through the full function
+    box = frames_explorer(lambda a: draw(a, "fixed"), {"a": [1, 2]},
+                          live={"a": (0.0, 3.0), "b": ["x", "y"]}, live_draw=draw)
+    live = box.children[3]
+    assert [c.description for c in live.children[:2]] == ["a", "b"]
+    # a control that the driven function does not take is refused when the explorer is made
+    with pytest.raises(ValueError, match=r"controls \['b'\] .* pass the full function"):
+        frames_explorer(lambda a: draw(a, "fixed"), {"a": [1, 2]},
+                        live={"a": (0.0, 3.0), "b": ["x", "y"]})
+    with pytest.raises(TypeError, match="live_draw must be callable"):
+        frames_explorer(draw, {"a": [1, 2]}, live={"a": (0.0, 3.0)}, live_draw=3)
