@@ -273,10 +273,10 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 
 #: Teachers of the variants that run fewer than the paper's 10 (each still with 10 starts).
 #: A full softplus protocol takes about 20 minutes on one core, and the ten-times budget
-#: multiplies the cost of every run that does not succeed, so the softplus variants run 3
+#: multiplies the cost of every run that does not succeed, so the softplus variants run 2
 #: teachers (the long one: 1), and the quadratic long variants 5.
 VARIANT_TEACHERS: dict[tuple[str, str], int] = {
-    ("softplus", "fixed-v"): 3, ("softplus", "positive-v0"): 3, ("softplus", "small-init"): 3,
+    ("softplus", "fixed-v"): 2, ("softplus", "positive-v0"): 2, ("softplus", "small-init"): 2,
     ("softplus", "long"): 1, ("quadratic", "long"): 5,
 }
 
