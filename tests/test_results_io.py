@@ -97,7 +97,7 @@ def test_shipped_full_results_load_and_are_small(name):
     assert set(res.runs["outcome"]) <= set(CATEGORIES)
     path = results_io.resources.files("shallowlearn") / "results" / f"{name}-full.json"
     assert len(path.read_bytes()) < 200_000
-    assert plot_results(res)[1].get_xlabel() in ("k", "d", "iteration")
+    assert plot_results(res)[1].get_xlabel() in ("k", "d", "iteration", "κ = m*/d")
 
 
 def _edited(tiny_results, tmp_path, change):
