@@ -356,6 +356,7 @@ def plot_results(results: Results, ax=None):
 #: What :func:`plot_phase_diagram` can show: summary column, colour bar label, colour map.
 _PHASE_PANELS = {
     "success": ("success", "fraction of runs reaching the loss threshold", "cividis"),
+    "certified": ("certified", "fraction of teachers certified unique", "cividis"),
     "test_error": ("test_error_median", "log₁₀ median test error", "viridis"),
 }
 
@@ -368,16 +369,18 @@ def _edges(centres: np.ndarray) -> np.ndarray:
 
 def plot_phase_diagram(results: Results, what: str = "test_error", *, ax=None,
                        thresholds: bool = True):
-    """A phase protocol's grid as a map over (κ, α): the success rate or the test error, with
-    the two threshold curves of :func:`shallowlearn.thresholds.alpha_thresholds`.
+    """A phase protocol's grid as a map over (κ, α): the success rate, the test error or the
+    certified uniqueness, with the two threshold curves of
+    :func:`shallowlearn.thresholds.alpha_thresholds`.
 
     Parameters
     ----------
     results : Results
         Of a ``phase`` protocol.
-    what : {"test_error", "success"}
+    what : {"test_error", "success", "certified"}
         The median test error of each grid point's runs (log₁₀ colour scale, floored at
-        10⁻⁸), or the fraction of its runs that reached the loss threshold.
+        10⁻⁸), the fraction of its runs that reached the loss threshold, or the fraction of
+        its teachers certified to be the only PSD fit of their data.
     ax : matplotlib.axes.Axes, optional
     thresholds : bool
         Draw the curves α = κ − κ²/2 (dashed) and α = 1/4 + κ/2 − κ²/4 (dotted), both 1/2

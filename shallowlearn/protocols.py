@@ -354,7 +354,7 @@ PROTOCOLS.update({
 #: and end points of every probed teacher at these n (λ_max ≤ 28, the largest at n = 40).
 PROTOCOLS["phase"] = Protocol(
     name="phase", kind="phase", size="full", figure="Sarao Mannelli et al. 2020",
-    activation="quadratic", n=280, d=(20,), k=(25,), teachers=3, starts=2, step=0.04,
+    activation="quadratic", n=280, d=(20,), k=(25,), teachers=4, starts=2, step=0.04,
     max_iter=20_000, loss_tol=1e-8, train_v=False, v0="positive", w0_scale=0.2,
     alphas=tuple(round(0.05 * i, 2) for i in range(2, 15)),
     kappas=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5),

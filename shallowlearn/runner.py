@@ -233,14 +233,16 @@ def _population_summary(values: np.ndarray, runs: dict) -> dict:
 
 
 def _phase_summary(protocol: Protocol, runs: dict) -> dict:
-    """Per grid point: α, κ, n, m*, the fraction of runs that reached the loss threshold, and
-    the median and largest test error and median final training loss of its runs."""
+    """Per grid point: α, κ, n, m*, the fraction of runs that reached the loss threshold, the
+    fraction of teachers certified unique, and the median and largest test error and median
+    final training loss of its runs."""
     alpha, kappa, n, width = (np.array(column) for column in zip(*protocol.grid()))
     here = [runs["value"] == j for j in protocol.values]
     return {
         "value": np.array(protocol.values), "alpha": alpha, "kappa": kappa, "n": n,
         "teacher_width": width,
         "success": np.array([np.mean(runs["outcome"][h] == "succeeded") for h in here]),
+        "certified": np.array([np.mean(runs["certified"][h]) for h in here]),
         "test_error_median": np.array([np.median(runs["test_error"][h]) for h in here]),
         "test_error_max": np.array([np.max(runs["test_error"][h]) for h in here]),
         "loss_median": np.array([np.median(runs["loss"][h]) for h in here]),

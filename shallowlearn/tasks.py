@@ -38,6 +38,7 @@ from .objective import Objective
 from .population import population_objective
 from .protocols import PHASE_ROWS, Protocol, population_start, teacher_inputs
 from .second_order import trust_region
+from .thresholds import psd_uniqueness
 
 __all__ = ["PHASE_COLUMNS", "RESULT_COLUMNS", "TASK_RUNS", "Task", "protocol_tasks",
            "result_columns", "run_task"]
@@ -50,10 +51,12 @@ TASK_RUNS = 50
 RESULT_COLUMNS = ("value", "teacher", "start", "d", "k", "initial_loss", "loss", "grad_norm",
                   "iterations", "status", "outcome", "lambda_min", "loss_slope", "steps_needed")
 
-#: The further per-run results of a phase protocol: the grid point's n and teacher width m*,
-#: and the run's test error, the population loss of its end point over that of the zero
-#: network (:class:`~shallowlearn.population.QuadraticPopulation`).
-PHASE_COLUMNS = (*PHASE_ROWS, "test_error")
+#: The further per-run results of a phase protocol: the grid point's n and teacher width m*;
+#: the run's test error, the population loss of its end point over that of the zero network
+#: (:class:`~shallowlearn.population.QuadraticPopulation`); and whether its teacher's M* is
+#: certified to be the only PSD matrix that fits its data (1) or not (0), by
+#: :func:`~shallowlearn.thresholds.psd_uniqueness`.
+PHASE_COLUMNS = (*PHASE_ROWS, "test_error", "certified")
 
 # Losses recorded per run for the diagnosis when the protocol records no curves.
 _DIAGNOSIS_RECORDS = 200
@@ -97,7 +100,7 @@ def result_columns(protocol: Protocol) -> tuple:
     >>> from shallowlearn import get_protocol
     >>> from shallowlearn.tasks import result_columns
     >>> result_columns(get_protocol("phase"))[-3:]
-    ('n', 'teacher_width', 'test_error')
+    ('teacher_width', 'test_error', 'certified')
     """
     return (RESULT_COLUMNS + (PHASE_COLUMNS if protocol.kind == "phase" else ())
             + (("history",) if protocol.record_every is not None else ()))
@@ -170,9 +173,17 @@ def _run(protocol: Protocol, task: Task, seed: int) -> dict:
     out["steps_needed"] = np.array([dg.steps_needed for dg in diagnoses])
     if protocol.kind == "phase":
         out["test_error"] = np.array([_test_error(batch, res, t) for t in range(res.loss.size)])
+        unique = [psd_uniqueness(X, _target(teacher)).certified
+                  for X, teacher in zip(batch["X"], batch["teachers"])]
+        out["certified"] = np.array(unique, dtype=int)[batch["data_index"]]
     if protocol.record_every is not None:
         out["history"] = np.array(res.history)
     return out
+
+
+def _target(teacher) -> np.ndarray:
+    """M* = W*ᵀD_v*W* of a teacher."""
+    return teacher.W.T @ (teacher.v[:, None] * teacher.W)
 
 
 def _test_error(batch: dict, res, t: int) -> float:

@@ -20,7 +20,7 @@ from shallowlearn.protocols import teacher_inputs
 from shallowlearn.quadratic import khatri_rao
 from shallowlearn.tasks import PHASE_COLUMNS, protocol_tasks
 from shallowlearn.thresholds import (
-    alpha_thresholds, descent_cone_dimension, rank_manifold_dimension,
+    alpha_thresholds, descent_cone_dimension, psd_uniqueness, rank_manifold_dimension,
 )
 
 matplotlib.use("Agg")
@@ -137,6 +137,7 @@ def test_summary_is_the_runs_summarized(reduced):
         assert set(runs["n"][here]) == {n} and set(runs["teacher_width"][here]) == {width}
         assert (summary["alpha"][j], summary["kappa"][j]) == (alpha, kappa)
         assert summary["success"][j] == np.mean(runs["outcome"][here] == "succeeded")
+        assert summary["certified"][j] == np.mean(runs["certified"][here])
         assert summary["test_error_median"][j] == np.median(runs["test_error"][here])
         assert summary["test_error_max"][j] == np.max(runs["test_error"][here])
     # after 200 steps from a start of the teachers' scale, the runs are far from done
@@ -233,3 +234,59 @@ def test_alpha_thresholds_are_the_large_d_limits():
     # n = d(d+1)/2 is where the Khatri–Rao features of generic data reach full column rank
     X = np.random.default_rng(1).normal(size=(15, 5))
     assert np.linalg.matrix_rank(khatri_rao(X)) == 15 == rank_manifold_dimension(5, 5)
+
+
+def _check_certificate(X, target, result):
+    """The certificate's own conditions, checked from its λ: YU = 0, VᵀYV positive definite."""
+    w, E = np.linalg.eigh(target)
+    big = w > 1e-9 * w.max()
+    U, V = E[:, big], E[:, ~big]
+    Y = (X * result.dual[:, None]).T @ X
+    assert np.linalg.norm(Y @ U) <= 1e-9 * np.linalg.norm(Y)
+    assert np.linalg.eigvalsh(V.T @ Y @ V)[0] > 0
+
+
+def test_psd_uniqueness_certificates_hold_and_match_the_counts():
+    rng = np.random.default_rng(3)
+    d = 6
+    W = rng.normal(size=(d, d))
+    full = W.T @ W
+    # a full-rank teacher is pinned down exactly from d(d + 1)/2 = 21 samples on
+    below = psd_uniqueness(rng.normal(size=(20, d)), full)
+    at = psd_uniqueness(rng.normal(size=(21, d)), full)
+    assert not below.certified and at.certified and at.margin == np.inf and at.rank == d
+    w = rng.normal(size=(2, d))
+    low = w.T @ w  # rank 2: its manifold has dimension 2d - 1 = 11
+    assert not psd_uniqueness(rng.normal(size=(10, d)), low).certified
+    for n in (16, 30, 60):
+        X = rng.normal(size=(n, d))
+        result = psd_uniqueness(X, low)
+        assert result.certified and result.injective and result.rank == 2
+        _check_certificate(X, low, result)
+    with pytest.raises(ValueError, match="positive semidefinite"):
+        psd_uniqueness(rng.normal(size=(10, d)), -low)
+    with pytest.raises(ValueError, match="symmetric"):
+        psd_uniqueness(rng.normal(size=(10, d)), W)
+
+
+def test_certified_teachers_are_the_fits_gradient_descent_finds():
+    # where a teacher is certified, two starts fitting its data end at the same matrix M*;
+    # where it is not (fewer samples), they end at different fits
+    rng = np.random.default_rng(4)
+    d, k = 6, 8
+    w = rng.normal(size=(2, d)) / np.sqrt(d)
+    target = w.T @ w
+    starts = [0.3 * rng.normal(size=(k, d)) / np.sqrt(d) for _ in range(2)]
+    gaps = {}
+    for n in (9, 30):
+        X = rng.normal(size=(n, d))
+        y = np.einsum("ni,ij,nj->n", X, target, X)
+        res = batched_gradient_descent(X, y, "quadratic", starts, [np.ones(k)] * 2,
+                                       step=0.02, max_iter=30_000, train_v=False, loss_tol=1e-14)
+        M = [res.W[t].T @ res.W[t] for t in range(2)]
+        gaps[n] = (psd_uniqueness(X, target).certified,
+                   max(np.linalg.norm(m - target) for m in M) / np.linalg.norm(target),
+                   res.loss.max())
+    assert gaps[30][0] and gaps[30][1] < 1e-2  # still closing in: sublinear, k > rank M*
+    assert not gaps[9][0] and gaps[9][1] > 0.1
+    assert max(gaps[9][2], gaps[30][2]) < 1e-5  # both fit their data
