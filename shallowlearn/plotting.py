@@ -383,8 +383,8 @@ def plot_phase_diagram(results: Results, what: str = "test_error", *, ax=None,
         its teachers certified to be the only PSD fit of their data.
     ax : matplotlib.axes.Axes, optional
     thresholds : bool
-        Draw the curves α = κ − κ²/2 (dashed) and α = 1/4 + κ/2 − κ²/4 (dotted), both 1/2
-        from κ = 1 on.
+        Draw the two counts of :func:`shallowlearn.thresholds.alpha_thresholds` at the
+        protocol's d: the rank-m* count (dashed) and the descent-cone count (dotted).
 
     Returns
     -------
@@ -415,19 +415,19 @@ def plot_phase_diagram(results: Results, what: str = "test_error", *, ax=None,
         limits = {"vmin": 0.0, "vmax": 1.0}
     fig, ax = _axes(ax, figsize=(5.2, 4.0))
     order_k, order_a = np.argsort(kappas), np.argsort(alphas)
-    mesh = ax.pcolormesh(_edges(kappas[order_k]), _edges(alphas[order_a]),
-                         grid[np.ix_(order_a, order_k)], cmap=cmap, **limits)
+    k_edges, a_edges = _edges(kappas[order_k]), _edges(alphas[order_a])
+    mesh = ax.pcolormesh(k_edges, a_edges, grid[np.ix_(order_a, order_k)], cmap=cmap, **limits)
     fig.colorbar(mesh, ax=ax, label=label)
     if thresholds:
-        curve = np.linspace(0.0, max(kappas.max(), 1.0) * 1.05, 200)
-        manifold, cone = alpha_thresholds(curve)
+        curve = np.linspace(max(k_edges[0], 0.0), k_edges[-1], 200)
+        manifold, cone = alpha_thresholds(curve, d=p.d[0])
         ax.plot(curve, manifold, color="white", linestyle="--", lw=1.8,
-                label="α = κ − κ²/2 (rank-m* count)")
+                label="rank-m* count, d = " + str(p.d[0]))
         ax.plot(curve, cone, color=PALETTE[3], linestyle=":", lw=2.2,
-                label="α = 1/4 + κ/2 − κ²/4 (descent cone)")
+                label="descent-cone count, d = " + str(p.d[0]))
         ax.legend(fontsize="x-small", loc="lower right")
-    ax.set_xlim(_edges(kappas[order_k])[[0, -1]])
-    ax.set_ylim(_edges(alphas[order_a])[[0, -1]])
+    ax.set_xlim(k_edges[[0, -1]])
+    ax.set_ylim(a_edges[[0, -1]])
     ax.set_xlabel("κ = m*/d")
     ax.set_ylabel("α = n/d²")
     ax.set_title(f"d = {p.d[0]}, k = {p.k[0]}: {p.teachers} teachers × {p.starts} starts",

@@ -224,7 +224,8 @@ class Protocol:
 
     @property
     def sweep(self) -> str:
-        """The swept quantity, ``"k"``, ``"d"``, ``"radius"`` or (``phase``) ``"point"``."""
+        """The swept quantity, ``"k"``, ``"d"``, ``"radius"`` or, for a phase protocol,
+        ``"point"``."""
         if self.kind == "local":
             return "radius"
         if self.kind == "phase":
@@ -233,7 +234,8 @@ class Protocol:
 
     @property
     def values(self) -> tuple:
-        """The values of the sweep (``phase``: the grid points' indices in :meth:`grid`)."""
+        """The values of the sweep; for a phase protocol, the indices of its grid points in
+        :meth:`grid`."""
         if self.kind == "phase":
             return tuple(range(len(self.alphas) * len(self.kappas)))
         return {"k": self.k, "d": self.d, "radius": self.radii}[self.sweep]

@@ -22,8 +22,9 @@ samples n at which it is:
 For a full-rank teacher (r ≥ d: a teacher at least as wide as d has a full-rank M* almost
 surely) both counts equal d(d + 1)/2, the dimension of all symmetric matrices, which is the
 sample complexity of Gamarnik, Kızıldağ & Zadik (2019). In the scaling n = αd², r = κd of Sarao
-Mannelli, Vanden-Eijnden & Zdeborová (2020), :func:`alpha_thresholds` gives the limits
-d → ∞: α = κ − κ²/2 and α = 1/4 + κ/2 − κ²/4 for κ < 1, both 1/2 for κ ≥ 1.
+Mannelli, Vanden-Eijnden & Zdeborová (2020), :func:`alpha_thresholds` gives them over d²,
+at a given d or in the limit d → ∞: α = κ − κ²/2 and α = 1/4 + κ/2 − κ²/4 for κ < 1, both
+1/2 for κ ≥ 1.
 
 For one data set, :func:`psd_uniqueness` decides the question itself, with a certificate.
 Write M* = U Λ Uᵀ (U: d×r, orthonormal) and V for an orthonormal basis of the complement.
@@ -78,14 +79,17 @@ def descent_cone_dimension(d: int, r: int) -> float:
     return rank_manifold_dimension(d, r) + (d - r) * (d - r + 1) / 4
 
 
-def alpha_thresholds(kappa) -> tuple[np.ndarray, np.ndarray]:
-    """The two counts over d² as d → ∞ at r = κd: (κ − κ²/2, 1/4 + κ/2 − κ²/4), both 1/2 from
-    κ = 1 on.
+def alpha_thresholds(kappa, d: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The two counts over d² at r = κd: as d → ∞, (κ − κ²/2, 1/4 + κ/2 − κ²/4), both 1/2 from
+    κ = 1 on; at a finite d, the counts of :func:`rank_manifold_dimension` and
+    :func:`descent_cone_dimension` over d², with r = min(κ, 1) d taken as a real number.
 
     Parameters
     ----------
     kappa : float or array_like
         Teacher widths over d, non-negative.
+    d : int, optional
+        The input dimension; by default the limit d → ∞.
 
     Returns
     -------
@@ -97,13 +101,20 @@ def alpha_thresholds(kappa) -> tuple[np.ndarray, np.ndarray]:
     >>> from shallowlearn.thresholds import alpha_thresholds
     >>> [float(a) for a in alpha_thresholds(0.5)], [float(a) for a in alpha_thresholds(2.0)]
     ([0.375, 0.4375], [0.5, 0.5])
+    >>> [float(a) for a in alpha_thresholds(2.0, d=20)]   # d(d+1)/2 over d²
+    [0.525, 0.525]
     """
     kappa = np.asarray(kappa, dtype=float)
     if not np.all(np.isfinite(kappa)) or np.any(kappa < 0):
         raise ValueError(f"kappa must hold finite non-negative numbers (teacher widths over d); "
                          f"got {kappa!r}")
     k = np.minimum(kappa, 1.0)
-    return k - k**2 / 2, 0.25 + k / 2 - k**2 / 4
+    if d is None:
+        return k - k**2 / 2, 0.25 + k / 2 - k**2 / 4
+    d = check_positive_int(d, "d")
+    r = k * d
+    manifold = (d * r - r * (r - 1) / 2) / d**2
+    return manifold, manifold + (d - r) * (d - r + 1) / (4 * d**2)
 
 
 @dataclass(frozen=True, eq=False)

@@ -229,6 +229,10 @@ def test_alpha_thresholds_are_the_large_d_limits():
         assert rank_manifold_dimension(d, r) / d**2 == pytest.approx(manifold, abs=1e-3)
         assert descent_cone_dimension(d, r) / d**2 == pytest.approx(cone, abs=1e-3)
         assert manifold <= cone <= 0.5
+    for kappa, width in ((0.25, 5), (0.5, 10), (1.5, 20)):  # at d = 20, the counts over d²
+        manifold, cone = alpha_thresholds(kappa, d=20)
+        assert manifold == pytest.approx(rank_manifold_dimension(20, width) / 400)
+        assert cone == pytest.approx(descent_cone_dimension(20, width) / 400)
     with pytest.raises(ValueError, match="kappa"):
         alpha_thresholds(-1.0)
     # n = d(d+1)/2 is where the Khatri–Rao features of generic data reach full column rank
