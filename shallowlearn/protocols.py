@@ -17,10 +17,9 @@ Three kinds of protocol, each a :class:`Protocol` in :data:`PROTOCOLS`:
   factor 1/m* keeps E y = tr M* near 1 at every width), n = αd² samples, over a grid of
   ``alphas`` × ``kappas``; a student of width k ≥ d with v = 1 fixed (so its lifted matrices
   WᵀW fill the positive semidefinite cone) trained on W alone from W₀ with
-  N(0, w0_scale²/d) entries. Each run records its *test error*, the population loss of its
-  end point relative to that of the zero network (:mod:`shallowlearn.population`). A grid
-  point is seeded by its own (n, m*), not by its place in the grid, so a reduced protocol
-  on a sub-grid runs a subset of the full one's runs.
+  N(0, w0_scale²/d) entries. Each run records its *test error* (population loss of its end
+  point over the zero network's). Grid points are seeded by their (n, m*), so a reduced
+  protocol on a sub-grid runs a subset of the full one's runs.
 * **population** (Safran & Shamir 2018, beyond the paper): no data; the population loss
   (:mod:`shallowlearn.population`) of a teacher with orthonormal rows, W* = I (k = d) and
   v* = 1, and a student of width k + ``extra_units`` with v = 1 fixed, trained by the trust
@@ -149,12 +148,7 @@ class Protocol:
         for name in ("n", "teachers", "starts", "max_iter"):
             check_positive_int(getattr(self, name), name)
         for name in ("d", "k"):
-            values = getattr(self, name)
-            if not isinstance(values, tuple) or not values:
-                raise TypeError(f"{name} must be a non-empty tuple of positive integers; got "
-                                f"{values!r}")
-            for value in values:
-                check_positive_int(value, name)
+            _check_tuple(getattr(self, name), name, "integers", check_positive_int)
         if self.kind == "population":
             if self.d != self.k:
                 raise ValueError(f"a population protocol pairs d and k, which must be equal; got "
@@ -192,12 +186,8 @@ class Protocol:
             raise ValueError("a phase protocol trains W alone with v = 1 (train_v=False, "
                              f"v0='positive'); got train_v={self.train_v}, v0={self.v0!r}")
         for name in ("alphas", "kappas"):
-            values = getattr(self, name)
-            if not isinstance(values, tuple) or not values:
-                raise TypeError(f"{name} must be a non-empty tuple of positive numbers; got "
-                                f"{values!r}")
-            for value in values:
-                check_real(value, name, low=0.0, strict=True)
+            _check_tuple(getattr(self, name), name, "numbers",
+                         lambda value, name: check_real(value, name, low=0.0, strict=True))
         points = [point[2:] for point in self.grid()]
         if len(set(points)) != len(points) or min(min(point) for point in points) < 1:
             raise ValueError(f"alphas and kappas must give distinct grid points with n >= 1 and "
@@ -296,6 +286,14 @@ class Protocol:
         return cls(**values)
 
 
+def _check_tuple(values, name: str, what: str, check) -> None:
+    """Refuse anything but a non-empty tuple whose entries pass ``check(value, name)``."""
+    if not isinstance(values, tuple) or not values:
+        raise TypeError(f"{name} must be a non-empty tuple of positive {what}; got {values!r}")
+    for value in values:
+        check(value, name)
+
+
 # The tuple fields of a Protocol (lists in JSON).
 _TUPLES = ("d", "k", "radii", "alphas", "kappas")
 
@@ -349,11 +347,9 @@ PROTOCOLS.update({
     "quadratic-population": _population("quadratic-population", "quadratic"),
 })
 
-#: The phase diagram of Sarao Mannelli, Vanden-Eijnden & Zdeborová (2020) at d = 20: n = αd²
-#: from 40 to 280 samples (d(d+1)/2 = 210 lies between the last grid columns but one), teachers
-#: of width m* = 2 to 30, a student of width 25 whose start has E tr(W₀ᵀW₀) = 25 · 0.2² = 1,
-#: the scale of the teachers' tr M*. The step is below 2/λ_max of the Hessian at the starts
-#: and end points of every probed teacher at these n (λ_max ≤ 28, the largest at n = 40).
+#: The phase diagram of Sarao Mannelli et al. (2020) at d = 20: n = 40 to 280 (d(d+1)/2 = 210),
+#: m* = 2 to 30, a student of width 25 starting at the teachers' scale, E tr(W₀ᵀW₀) = 1; the step
+#: is below 2/λ_max at the starts and end points of every probed teacher (λ_max ≤ 28, at n = 40).
 PROTOCOLS["phase"] = Protocol(
     name="phase", kind="phase", size="full", figure="Sarao Mannelli et al. 2020",
     activation="quadratic", n=280, d=(20,), k=(25,), teachers=4, starts=2, step=0.04,
