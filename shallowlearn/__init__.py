@@ -20,6 +20,7 @@ How the modules fit together (each name is a module)::
     batched (many gradient-descent runs as array computations)
     population (the loss averaged over Gaussian inputs, with the objective's interface)
     spectrum ─► critical_points, slices, quadratic (the lifted convex problem)
+    thresholds (the sample counts that pin down a planted PSD teacher)
     protocols ─► tasks ─► runner ─► results_io, statistics ─► plotting
                   (in-process, or on Dask: distributed; checkpoints on disk)
     cli (python -m shallowlearn), bench, derivative_checks, assignments

@@ -28,7 +28,7 @@ import numpy as np
 
 from .protocols import Protocol
 from .results_io import write_atomically
-from .tasks import RESULT_COLUMNS, Task
+from .tasks import Task, result_columns
 
 __all__ = ["CheckpointError", "Checkpoints"]
 
@@ -184,8 +184,7 @@ class Checkpoints:
             raise self._refuse(f"{name} is corrupt ({err})") from None
         if record != self._record(index):
             raise self._refuse(f"{name} holds the results of another task or run")
-        columns = set(RESULT_COLUMNS) | (
-            {"history"} if self.manifest["protocol"]["record_every"] is not None else set())
+        columns = set(result_columns(Protocol.from_dict(self.manifest["protocol"])))
         if set(arrays) != columns or any(len(arrays[key]) != task.runs for key in columns):
             raise self._refuse(f"{name} does not hold the {task.runs} runs of task {index}")
         return arrays

@@ -188,6 +188,12 @@ def report(results) -> str:
         elif p.kind == "population":
             lines.append(f"  k = d = {value}: {summary['spurious'][i]} of {int(here.sum())} runs "
                          f"at a spurious minimum; runs: {tally}")
+        elif p.kind == "phase":
+            lines.append(f"  alpha = {summary['alpha'][i]:g}, kappa = {summary['kappa'][i]:g} "
+                         f"(n = {summary['n'][i]}, m* = {summary['teacher_width'][i]}): "
+                         f"{int(np.sum(outcomes[here] == 'succeeded'))}/{int(here.sum())} reach "
+                         f"the loss threshold, median test error "
+                         f"{summary['test_error_median'][i]:.2g}; runs: {tally}")
         else:
             lines.append(f"  {p.sweep} = {value}: median final "
                          f"{'loss' if p.kind == 'local' else 'RMSE'} "

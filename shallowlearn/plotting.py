@@ -23,12 +23,14 @@ from .runner import POPULATION_COUNTS
 from .slices import TrajectoryProjection
 from .spectrum import Spectrum, eigenvalue_density
 from .statistics import fit_logistic, logistic
+from .thresholds import alpha_thresholds
 from .validation import check_array
 
 __all__ = [
     "LINESTYLES",
     "MARKERS",
     "PALETTE",
+    "plot_phase_diagram",
     "plot_results",
     "plot_slice",
     "plot_slice_2d",
@@ -258,7 +260,8 @@ def plot_results(results: Results, ax=None):
     """Plot results as in the paper: success rates with the logistic fit, or loss curves; for a
     population protocol, the fraction of runs ending at each kind of point.
 
-    A success plot shows the fraction of teachers that pass and the fraction of runs that
+    A phase protocol is drawn by :func:`plot_phase_diagram` (its test errors). A success plot
+    shows the fraction of teachers that pass and the fraction of runs that
     succeed, each with its logistic fit and 50% crossing when there is one, and, for the
     paper's Figures 2 and 3, the paper's points and crossing (:data:`~shallowlearn.protocols.PAPER_SUCCESS`);
     the three differ in colour, marker and line style. A curve plot draws every run's loss
@@ -288,6 +291,8 @@ def plot_results(results: Results, ax=None):
     """
     if not isinstance(results, Results):
         raise TypeError(f"results must be a shallowlearn Results; got {type(results).__name__}")
+    if results.protocol.kind == "phase":
+        return plot_phase_diagram(results, "test_error", ax=ax)
     fig, ax = _axes(ax, figsize=(7.5, 3.6))
     p = results.protocol
     title = f"{p.figure}: {p.activation}, n = {p.n}"
@@ -349,4 +354,86 @@ def plot_results(results: Results, ax=None):
         sizes = f"d = {p.d[0]}" + (f", k = {p.k[0]}" if p.kind == "local" else "")
         ax.set_title(f"{title}, {sizes}, step {p.step}")
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return fig, ax
+
+
+#: What :func:`plot_phase_diagram` can show: summary column, colour bar label, colour map.
+_PHASE_PANELS = {
+    "success": ("success", "fraction of runs reaching the loss threshold", "cividis"),
+    "certified": ("certified", "fraction of teachers certified unique", "cividis"),
+    "test_error": ("test_error_median", "log₁₀ median test error", "viridis"),
+}
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges halfway between sorted centres, the outer ones as far out as the inner."""
+    middle = (centres[1:] + centres[:-1]) / 2
+    return np.concatenate([[2 * centres[0] - middle[0]], middle, [2 * centres[-1] - middle[-1]]])
+
+
+def plot_phase_diagram(results: Results, what: str = "test_error", *, ax=None,
+                       thresholds: bool = True):
+    """A phase protocol's grid as a map over (κ, α): the success rate, the test error or the
+    certified uniqueness, with the two threshold curves of
+    :func:`shallowlearn.thresholds.alpha_thresholds`.
+
+    Parameters
+    ----------
+    results : Results
+        Of a ``phase`` protocol.
+    what : {"test_error", "success", "certified"}
+        The median test error of each grid point's runs (log₁₀ colour scale, floored at
+        10⁻⁸), the fraction of its runs that reached the loss threshold, or the fraction of
+        its teachers certified to be the only PSD fit of their data.
+    ax : matplotlib.axes.Axes, optional
+    thresholds : bool
+        Draw the two counts of :func:`shallowlearn.thresholds.alpha_thresholds` at the
+        protocol's d: the rank-m* count (dashed) and the descent-cone count (dotted).
+
+    Returns
+    -------
+    fig, ax
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from shallowlearn import shipped_results
+    >>> from shallowlearn.plotting import plot_phase_diagram
+    >>> fig, ax = plot_phase_diagram(shipped_results("phase"), "success")
+    >>> ax.get_xlabel(), len(ax.lines)
+    ('κ = m*/d', 2)
+    """
+    if not isinstance(results, Results) or results.protocol.kind != "phase":
+        raise TypeError(f"results must be the Results of a phase protocol; got "
+                        f"{getattr(getattr(results, 'protocol', None), 'kind', type(results).__name__)!r}")
+    if what not in _PHASE_PANELS:
+        raise ValueError(f"what must be one of {', '.join(_PHASE_PANELS)}; got {what!r}")
+    column, label, cmap = _PHASE_PANELS[what]
+    p, summary = results.protocol, results.summary
+    kappas, alphas = np.array(p.kappas), np.array(p.alphas)
+    grid = summary[column].reshape(kappas.size, alphas.size).T  # rows α, columns κ
+    if what == "test_error":
+        grid, limits = np.log10(np.maximum(grid, 1e-8)), {}
+    else:
+        limits = {"vmin": 0.0, "vmax": 1.0}
+    fig, ax = _axes(ax, figsize=(5.2, 4.0))
+    order_k, order_a = np.argsort(kappas), np.argsort(alphas)
+    k_edges, a_edges = _edges(kappas[order_k]), _edges(alphas[order_a])
+    mesh = ax.pcolormesh(k_edges, a_edges, grid[np.ix_(order_a, order_k)], cmap=cmap, **limits)
+    fig.colorbar(mesh, ax=ax, label=label)
+    if thresholds:
+        curve = np.linspace(max(k_edges[0], 0.0), k_edges[-1], 200)
+        manifold, cone = alpha_thresholds(curve, d=p.d[0])
+        ax.plot(curve, manifold, color="white", linestyle="--", lw=1.8,
+                label="rank-m* count, d = " + str(p.d[0]))
+        ax.plot(curve, cone, color=PALETTE[3], linestyle=":", lw=2.2,
+                label="descent-cone count, d = " + str(p.d[0]))
+        ax.legend(fontsize="x-small", loc="lower right")
+    ax.set_xlim(k_edges[[0, -1]])
+    ax.set_ylim(a_edges[[0, -1]])
+    ax.set_xlabel("κ = m*/d")
+    ax.set_ylabel("α = n/d²")
+    ax.set_title(f"d = {p.d[0]}, k = {p.k[0]}: {p.teachers} teachers × {p.starts} starts",
+                 fontsize="small")
     return fig, ax

@@ -12,6 +12,14 @@ Three kinds of protocol, each a :class:`Protocol` in :data:`PROTOCOLS`:
 * **local** (Theorem 2.5): runs started at Frobenius distance ``radius`` from the planted W*
   (v₀ = v*); the curves are the loss against the iteration, whose slope on a log scale is the
   linear rate.
+* **phase** (Sarao Mannelli, Vanden-Eijnden & Zdeborová 2020, beyond the paper): planted
+  quadratic teachers x ↦ (1/m*) Σⱼ (w*ⱼᵀx)² of width m* = κd (W* entries N(0, 1/d); the
+  factor 1/m* keeps E y = tr M* near 1 at every width), n = αd² samples, over a grid of
+  ``alphas`` × ``kappas``; a student of width k ≥ d with v = 1 fixed (so its lifted matrices
+  WᵀW fill the positive semidefinite cone) trained on W alone from W₀ with
+  N(0, w0_scale²/d) entries. Each run records its *test error* (population loss of its end
+  point over the zero network's). Grid points are seeded by their (n, m*), so a reduced
+  protocol on a sub-grid runs a subset of the full one's runs.
 * **population** (Safran & Shamir 2018, beyond the paper): no data; the population loss
   (:mod:`shallowlearn.population`) of a teacher with orthonormal rows, W* = I (k = d) and
   v* = 1, and a student of width k + ``extra_units`` with v = 1 fixed, trained by the trust
@@ -50,7 +58,7 @@ __all__ = [
 ]
 
 #: The kinds of protocol.
-KINDS = ("success", "random_labels", "local", "population")
+KINDS = ("success", "random_labels", "local", "population", "phase")
 
 #: The starts of the output weights v.
 V0_STARTS = ("rademacher", "positive")
@@ -65,7 +73,7 @@ class Protocol:
     name : str
         Key in :data:`PROTOCOLS` (with ``size`` it identifies the protocol).
     kind : str
-        ``"success"``, ``"random_labels"`` or ``"local"``.
+        One of :data:`KINDS`.
     size : str
         ``"full"`` (the paper's sizes) or ``"reduced"`` (a quick version).
     figure : str
@@ -73,7 +81,7 @@ class Protocol:
     activation : str
         Name of the activation; ``activation_params`` holds its parameters.
     n : int
-        Number of samples.
+        Number of samples (``phase``: the largest of the grid, round(max(alphas) · d²)).
     d, k : tuple of int
         Input dimensions and widths; the one with several values is the sweep.
     teachers, starts : int
@@ -99,6 +107,9 @@ class Protocol:
         W₀ has N(0, (w0_scale)²/d) entries (the paper's: 1).
     extra_units : int
         ``population`` only: the student has this many more units than the teacher.
+    alphas, kappas : tuple of float
+        ``phase`` only: the grid of sample ratios α = n/d² and teacher widths κ = m*/d (see
+        :meth:`grid`).
 
     Examples
     --------
@@ -128,6 +139,8 @@ class Protocol:
     v0: str = "rademacher"
     w0_scale: float = 1.0
     extra_units: int = 0
+    alphas: tuple = ()
+    kappas: tuple = ()
 
     def __post_init__(self):
         check_choice(self.kind, "kind", KINDS)
@@ -135,12 +148,7 @@ class Protocol:
         for name in ("n", "teachers", "starts", "max_iter"):
             check_positive_int(getattr(self, name), name)
         for name in ("d", "k"):
-            values = getattr(self, name)
-            if not isinstance(values, tuple) or not values:
-                raise TypeError(f"{name} must be a non-empty tuple of positive integers; got "
-                                f"{values!r}")
-            for value in values:
-                check_positive_int(value, name)
+            _check_tuple(getattr(self, name), name, "integers", check_positive_int)
         if self.kind == "population":
             if self.d != self.k:
                 raise ValueError(f"a population protocol pairs d and k, which must be equal; got "
@@ -148,8 +156,13 @@ class Protocol:
             if self.teachers != 1:
                 raise ValueError(f"a population protocol has one teacher (W* = I); got "
                                  f"teachers={self.teachers}")
+        elif self.kind == "phase":
+            self._check_phase()
         elif len(self.d) > 1 and len(self.k) > 1:
             raise ValueError(f"only one of d and k may be swept; got d={self.d}, k={self.k}")
+        if self.kind != "phase" and (self.alphas or self.kappas):
+            raise ValueError(f"only a phase protocol has alphas and kappas; this one is "
+                             f"{self.kind!r}")
         check_non_negative_int(self.extra_units, "extra_units")
         check_real(self.step, "step", low=0.0, strict=True)
         check_real(self.loss_tol, "loss_tol", low=0.0)
@@ -162,16 +175,59 @@ class Protocol:
         check_choice(self.v0, "v0", V0_STARTS)
         check_real(self.w0_scale, "w0_scale", low=0.0, strict=True)
 
+    def _check_phase(self) -> None:
+        if len(self.d) != 1 or len(self.k) != 1:
+            raise ValueError(f"a phase protocol has one d and one student width k; got d={self.d}, "
+                             f"k={self.k}")
+        if self.k[0] < self.d[0]:
+            raise ValueError(f"a phase protocol needs a student at least as wide as d (k >= "
+                             f"{self.d[0]}), so that WᵀW reaches every PSD matrix; got k={self.k[0]}")
+        if self.train_v or self.v0 != "positive":
+            raise ValueError("a phase protocol trains W alone with v = 1 (train_v=False, "
+                             f"v0='positive'); got train_v={self.train_v}, v0={self.v0!r}")
+        for name in ("alphas", "kappas"):
+            _check_tuple(getattr(self, name), name, "numbers",
+                         lambda value, name: check_real(value, name, low=0.0, strict=True))
+        points = [point[2:] for point in self.grid()]
+        if len(set(points)) != len(points) or min(min(point) for point in points) < 1:
+            raise ValueError(f"alphas and kappas must give distinct grid points with n >= 1 and "
+                             f"m* >= 1 at d={self.d[0]}; got (n, m*) = {points}")
+        largest = max(n for n, _ in points)
+        if self.n != largest:
+            raise ValueError(f"n of a phase protocol must be its largest sample count, "
+                             f"round(max(alphas) * d**2) = {largest}; got {self.n}")
+
+    def grid(self) -> list[tuple[float, float, int, int]]:
+        """``phase`` only: (α, κ, n, m*) of each grid point, κ-major: n = round(αd²), m* = round(κd).
+
+        Examples
+        --------
+        >>> from shallowlearn import get_protocol
+        >>> get_protocol("phase", "reduced").grid()[:2]
+        [(0.1, 0.25, 40, 5), (0.3, 0.25, 120, 5)]
+        """
+        if self.kind != "phase":
+            raise ValueError(f"only a phase protocol has a grid; this one is {self.kind!r}")
+        d = self.d[0]
+        return [(alpha, kappa, round(alpha * d * d), round(kappa * d))
+                for kappa in self.kappas for alpha in self.alphas]
+
     @property
     def sweep(self) -> str:
-        """The swept quantity, ``"k"``, ``"d"`` or ``"radius"``."""
+        """The swept quantity, ``"k"``, ``"d"``, ``"radius"`` or, for a phase protocol,
+        ``"point"``."""
         if self.kind == "local":
             return "radius"
+        if self.kind == "phase":
+            return "point"
         return "d" if len(self.d) > 1 and self.kind != "population" else "k"
 
     @property
     def values(self) -> tuple:
-        """The values of the sweep."""
+        """The values of the sweep; for a phase protocol, the indices of its grid points in
+        :meth:`grid`."""
+        if self.kind == "phase":
+            return tuple(range(len(self.alphas) * len(self.kappas)))
         return {"k": self.k, "d": self.d, "radius": self.radii}[self.sweep]
 
     def configs(self) -> list[tuple[int, int, float]]:
@@ -181,6 +237,23 @@ class Protocol:
         k = self.k * count if len(self.k) == 1 else self.k
         radii = self.radii or (0.0,) * count
         return list(zip(d, k, radii))
+
+    def teacher_groups(self) -> list[list[tuple[int, int]]]:
+        """The teachers (j, i) that can share one batch: those of one input dimension d, and
+        for ``phase`` also of one sample count n.
+
+        Examples
+        --------
+        >>> from shallowlearn import get_protocol
+        >>> get_protocol("phase", "reduced").teacher_groups()[0]
+        [(0, 0), (4, 0)]
+        """
+        if self.kind != "phase":
+            return list(self.teachers_by_dimension().values())
+        groups: dict[int, list[tuple[int, int]]] = {}
+        for j, (_, _, n, _) in enumerate(self.grid()):
+            groups.setdefault(n, []).extend((j, i) for i in range(self.teachers))
+        return list(groups.values())
 
     def teachers_by_dimension(self) -> dict[int, list[tuple[int, int]]]:
         """The teachers (j, i), teacher i of sweep value j, of each input dimension d, in order.
@@ -199,16 +272,30 @@ class Protocol:
     def to_dict(self) -> dict:
         """The protocol as plain JSON-ready values."""
         out = dataclasses.asdict(self)
-        out["d"], out["k"], out["radii"] = list(self.d), list(self.k), list(self.radii)
+        for key in _TUPLES:
+            out[key] = list(getattr(self, key))
         return out
 
     @classmethod
     def from_dict(cls, values: dict) -> Protocol:
         """Inverse of :meth:`to_dict`."""
         values = dict(values)
-        for key in ("d", "k", "radii"):
-            values[key] = tuple(values[key])
+        for key in _TUPLES:
+            if key in values:  # files written before the phase kind have no alphas, kappas
+                values[key] = tuple(values[key])
         return cls(**values)
+
+
+def _check_tuple(values, name: str, what: str, check) -> None:
+    """Refuse anything but a non-empty tuple whose entries pass ``check(value, name)``."""
+    if not isinstance(values, tuple) or not values:
+        raise TypeError(f"{name} must be a non-empty tuple of positive {what}; got {values!r}")
+    for value in values:
+        check(value, name)
+
+
+# The tuple fields of a Protocol (lists in JSON).
+_TUPLES = ("d", "k", "radii", "alphas", "kappas")
 
 
 def _success(name, figure, activation, d, k, params=None, teachers=10) -> Protocol:
@@ -260,6 +347,17 @@ PROTOCOLS.update({
     "quadratic-population": _population("quadratic-population", "quadratic"),
 })
 
+#: The phase diagram of Sarao Mannelli et al. (2020) at d = 20: n = 40 to 280 (d(d+1)/2 = 210),
+#: m* = 2 to 30, a student of width 25 starting at the teachers' scale, E tr(W₀ᵀW₀) = 1; the step
+#: is below 2/λ_max at the starts and end points of every probed teacher (λ_max ≤ 28, at n = 40).
+PROTOCOLS["phase"] = Protocol(
+    name="phase", kind="phase", size="full", figure="Sarao Mannelli et al. 2020",
+    activation="quadratic", n=280, d=(20,), k=(25,), teachers=4, starts=2, step=0.04,
+    max_iter=20_000, loss_tol=1e-8, train_v=False, v0="positive", w0_scale=0.2,
+    alphas=tuple(round(0.05 * i, 2) for i in range(2, 15)),
+    kappas=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5),
+)
+
 
 #: The protocol variants of the success panels: what each changes, and its protocol fields.
 VARIANTS: dict[str, tuple[str, dict]] = {
@@ -309,6 +407,7 @@ _REDUCED = {
     "random_labels": dict(starts=1, max_iter=20_000),
     "local": dict(teachers=2, starts=2, max_iter=2_000, record_every=25),
     "population": dict(starts=8, d=(6, 8), k=(6, 8)),
+    "phase": dict(teachers=1, starts=1, alphas=(0.1, 0.3, 0.5, 0.7), kappas=(0.25, 1.0)),
 }
 
 
@@ -352,13 +451,14 @@ def protocol_inputs(protocol: Protocol, *, seed: int = 0) -> list[dict]:
 
     Teacher i of sweep value j draws its data from the seed sequence (seed, j, i) and its
     start s from (seed, j, i, s + 1), so a reduced protocol runs a subset of the full one's
-    teachers and starts.
+    teachers and starts. A ``phase`` protocol uses (seed, n, m*, i) and (seed, n, m*, i, s + 1)
+    instead, n and m* those of the grid point.
 
     Returns
     -------
     list of dict
-        One :func:`teacher_inputs` batch per input dimension, holding every teacher of the
-        sweep values with that d.
+        One :func:`teacher_inputs` batch per group of :meth:`Protocol.teacher_groups`: every
+        teacher of the sweep values with one d (``phase``: with one n).
 
     Examples
     --------
@@ -367,8 +467,7 @@ def protocol_inputs(protocol: Protocol, *, seed: int = 0) -> list[dict]:
     >>> batch["X"].shape, len(batch["W0"])
     ((21, 100, 20), 63)
     """
-    return [teacher_inputs(protocol, teachers, seed=seed)
-            for teachers in protocol.teachers_by_dimension().values()]
+    return [teacher_inputs(protocol, teachers, seed=seed) for teachers in protocol.teacher_groups()]
 
 
 def teacher_inputs(protocol: Protocol, teachers, *, seed: int = 0) -> dict:
@@ -379,7 +478,7 @@ def teacher_inputs(protocol: Protocol, teachers, *, seed: int = 0) -> dict:
     protocol : Protocol
     teachers : sequence of (int, int)
         Pairs (j, i): teacher i of sweep value j, each with all its ``protocol.starts`` starts.
-        All must have the same input dimension d.
+        All must have the same input dimension d (``phase``: also the same n).
     seed : int
         The protocol's seed; the data and starts derive from it as in
         :func:`protocol_inputs`, so a teacher's runs do not depend on which others are asked.
@@ -389,8 +488,10 @@ def teacher_inputs(protocol: Protocol, teachers, *, seed: int = 0) -> dict:
     dict
         ``X`` (m, n, d), ``y`` (m, n), ``activation``, ``W0`` and ``v0`` (lists, one array per
         run), ``data_index`` (the data set of each run) and ``rows`` (the columns ``value``,
-        ``teacher``, ``start``, ``d``, ``k`` of each run), the runs in the order of
-        ``teachers`` and then of the starts.
+        ``teacher``, ``start``, ``d``, ``k`` of each run, and for a phase protocol those of
+        :data:`PHASE_ROWS`), the runs in the order of ``teachers`` and then of the starts. A
+        phase protocol's batch also holds ``teachers``, the :class:`~shallowlearn.data.Teacher`
+        of each data set.
 
     Examples
     --------
@@ -413,7 +514,11 @@ def teacher_inputs(protocol: Protocol, teachers, *, seed: int = 0) -> dict:
     dims = {configs[j][0] for j, _ in pairs}
     if len(dims) > 1:
         raise ValueError(f"teachers must share one input dimension d; got d = {sorted(dims)}")
-    X, y, W0, v0, rows = [], [], [], [], []
+    grid = protocol.grid() if protocol.kind == "phase" else None
+    if grid is not None and len({grid[j][2] for j, _ in pairs}) > 1:
+        raise ValueError(f"teachers of a phase protocol must share one sample count n; got n = "
+                         f"{sorted({grid[j][2] for j, _ in pairs})}")
+    X, y, W0, v0, rows, planted_teachers = [], [], [], [], [], []
     for j, i in pairs:
         d, k, radius = configs[j]
         data = _data(protocol, act, j, i, d, k, seed)
@@ -421,21 +526,41 @@ def teacher_inputs(protocol: Protocol, teachers, *, seed: int = 0) -> dict:
         if not (protocol.kind == "random_labels" and X):
             X.append(data.X)
             y.append(data.y)
+            planted_teachers.append(data.teacher)
         for s in range(protocol.starts):
             W, v = _start(protocol, data, j, i, s, d, k, radius, seed)
             W0.append(W)
             v0.append(v)
-            rows.append((protocol.values[j], i, s, d, k, len(X) - 1))
-    columns = dict(zip(("value", "teacher", "start", "d", "k", "data_index"), zip(*rows)))
-    return {
+            rows.append((protocol.values[j], i, s, d, k, len(X) - 1)
+                        + ((grid[j][2], grid[j][3]) if grid else ()))
+    names = ("value", "teacher", "start", "d", "k", "data_index") + (PHASE_ROWS if grid else ())
+    columns = dict(zip(names, zip(*rows)))
+    batch = {
         "X": np.array(X), "y": np.array(y), "activation": act, "W0": W0, "v0": v0,
         "data_index": np.array(columns.pop("data_index")), "rows": columns,
     }
+    if grid:
+        batch["teachers"] = planted_teachers
+    return batch
+
+
+#: The extra columns of a phase protocol's runs: the grid point's sample count and teacher
+#: width m*.
+PHASE_ROWS = ("n", "teacher_width")
+
+
+def _keys(protocol: Protocol, j: int) -> tuple:
+    """What seeds sweep value j: its index, or for a phase protocol its (n, m*)."""
+    return tuple(protocol.grid()[j][2:]) if protocol.kind == "phase" else (j,)
 
 
 def _data(protocol: Protocol, act, j: int, i: int, d: int, k: int, seed: int):
     if protocol.kind == "random_labels":  # one data set for every width
         return random_labels(protocol.n, d, rng=_generator(seed, 0, 0))
+    if protocol.kind == "phase":  # teacher x -> (1/m*) sum_j (w*_j . x)^2
+        _, _, n, width = protocol.grid()[j]
+        return planted(n, d, width, act, v=np.full(width, 1.0 / width),
+                       rng=_generator(seed, n, width, i))
     return planted(protocol.n, d, k, act, rng=_generator(seed, j, i))
 
 
@@ -468,7 +593,7 @@ def population_start(protocol: Protocol, j: int, s: int, *, seed: int = 0):
 
 
 def _start(protocol: Protocol, data, j, i, s, d, k, radius, seed):
-    gen = _generator(seed, j, i, s + 1)
+    gen = _generator(seed, *_keys(protocol, j), i, s + 1)
     if protocol.kind == "local":
         return near_planted(data.teacher.W, data.teacher.v, radius, rng=gen)
     W, v = random_init(k, d, rng=gen)

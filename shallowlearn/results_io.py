@@ -52,13 +52,19 @@ class Results:
         ``iterations``, ``status`` (see :data:`shallowlearn.stopping.STATUSES`), and the
         diagnosis of :func:`shallowlearn.diagnosis.diagnose_run`: ``outcome`` (one of
         :data:`shallowlearn.diagnosis.CATEGORIES`), ``lambda_min``, ``loss_slope`` and
-        ``steps_needed``. Files of format version 1 have no diagnosis columns, and their
-        ``outcome`` is ``"success"``, ``"slow"``, ``"stuck"`` or ``"diverged"``.
+        ``steps_needed``. Phase protocols add ``n``, ``teacher_width``, ``test_error`` and
+        ``certified`` (:data:`shallowlearn.tasks.PHASE_COLUMNS`). Files of format version 1 have no
+        diagnosis columns, and their ``outcome`` is ``"success"``, ``"slow"``, ``"stuck"`` or
+        ``"diverged"``.
     summary : dict of str to numpy.ndarray
         One row per sweep value. Success protocols: ``value``, ``passed`` (teachers whose runs
         all succeeded), ``teachers``, ``rate``, ``runs_succeeded``. Curve protocols:
         ``value``, ``final_median`` (median final RMSE or loss), ``rate_median`` (local: the
-        median slope of log L per iteration).
+        median slope of log L per iteration). Phase protocols: ``value`` (the grid point's
+        index), ``alpha``, ``kappa``, ``n``, ``teacher_width``, ``success`` (the fraction of
+        runs that reached ``loss_tol``), ``certified`` (the fraction of teachers certified
+        to be the only PSD fit of their data), ``test_error_median``, ``test_error_max``
+        and ``loss_median``.
     fit : dict of str to float
         Success protocols: the logistic fit ``intercept``, ``slope`` and the 50% ``crossing``.
     curves : dict of str to numpy.ndarray
@@ -266,6 +272,10 @@ def _results(payload: dict, version: int) -> Results:
     outcomes = CATEGORIES if version >= 2 else ("success", "slow", "stuck", "diverged")
     if version >= 2:
         runs.update({name: _column(raw[name], name, "float") for name in _DIAGNOSIS_COLUMNS})
+    if protocol.kind == "phase":
+        runs.update({name: _column(raw[name], name, "int")
+                     for name in ("n", "teacher_width", "certified")})
+        runs["test_error"] = _column(raw["test_error"], "test_error", "finite")
     for name, allowed in (("status", STATUSES), ("outcome", outcomes)):
         unknown = set(runs[name]) - set(allowed)
         if unknown:

@@ -26,7 +26,7 @@ from .checkpoints import Checkpoints
 from .protocols import Protocol, get_protocol
 from .results_io import Results
 from .statistics import fit_logistic
-from .tasks import RESULT_COLUMNS, protocol_tasks, run_task
+from .tasks import protocol_tasks, result_columns, run_task
 from .validation import check_bool, check_non_negative_int, check_positive_int
 
 __all__ = ["POPULATION_COUNTS", "run_protocol"]
@@ -156,8 +156,7 @@ def _execute(protocol: Protocol, tasks: list, seed: int, client, workers):
 def _assemble(protocol: Protocol, seed: int, version: str, tasks: list, done: dict) -> Results:
     """The tasks' results as one table of runs, in the order of (sweep value, teacher, start)."""
     results = [done[task.index] for task in tasks]
-    columns = {key: np.concatenate([r[key] for r in results])
-               for key in (*RESULT_COLUMNS, "history") if key in results[0]}
+    columns = {key: np.concatenate([r[key] for r in results]) for key in result_columns(protocol)}
     # position of each run in the order of (sweep index j, teacher i, start s)
     position = np.concatenate([
         np.repeat([j * protocol.teachers + i for j, i in task.teachers], protocol.starts)
@@ -198,6 +197,8 @@ def _summarize(protocol: Protocol, runs: dict, curves: dict) -> tuple[dict, dict
         return summary, fit_logistic(values, passed, protocol.teachers)
     if protocol.kind == "population":
         return _population_summary(values, runs), {}
+    if protocol.kind == "phase":
+        return _phase_summary(protocol, runs), {}
     loss = curves["loss"]
     final = runs["loss"] if protocol.kind == "local" else np.sqrt(runs["loss"])
     rates = np.array([_log_slope(curves["iteration"], row) for row in loss])
@@ -229,6 +230,23 @@ def _population_summary(values: np.ndarray, runs: dict) -> dict:
     total = sum(summary[name] for name in POPULATION_COUNTS)
     summary["spurious_fraction"] = summary["spurious"] / total
     return summary
+
+
+def _phase_summary(protocol: Protocol, runs: dict) -> dict:
+    """Per grid point: α, κ, n, m*, the fraction of runs that reached the loss threshold, the
+    fraction of teachers certified unique, and the median and largest test error and median
+    final training loss of its runs."""
+    alpha, kappa, n, width = (np.array(column) for column in zip(*protocol.grid()))
+    here = [runs["value"] == j for j in protocol.values]
+    return {
+        "value": np.array(protocol.values), "alpha": alpha, "kappa": kappa, "n": n,
+        "teacher_width": width,
+        "success": np.array([np.mean(runs["outcome"][h] == "succeeded") for h in here]),
+        "certified": np.array([np.mean(runs["certified"][h]) for h in here]),
+        "test_error_median": np.array([np.median(runs["test_error"][h]) for h in here]),
+        "test_error_max": np.array([np.max(runs["test_error"][h]) for h in here]),
+        "loss_median": np.array([np.median(runs["loss"][h]) for h in here]),
+    }
 
 
 def _log_slope(iterations: np.ndarray, loss: np.ndarray) -> float:

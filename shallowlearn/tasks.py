@@ -4,7 +4,8 @@ A **task** is a group of whole teachers of one input dimension d: each teacher (
 of one sweep value) comes with all of its starts. The cut depends on the protocol alone:
 
 * teachers of different input dimensions never share a task (the batched engine takes one d
-  per call), so a sweep over d has at least one task per sweep value;
+  per call), so a sweep over d has at least one task per sweep value; nor, in a phase
+  protocol, teachers of different sample counts n (one n per call too);
 * the teachers of one d are dealt in turn, as cards, to as few tasks as hold them with at
   most :data:`TASK_RUNS` runs each (one teacher per task if a teacher has more starts than
   that), so the tasks are of nearly equal size and the sweep values of that d mix in every
@@ -35,10 +36,12 @@ from .batched import batched_gradient_descent
 from .diagnosis import diagnose_run
 from .objective import Objective
 from .population import population_objective
-from .protocols import Protocol, population_start, teacher_inputs
+from .protocols import PHASE_ROWS, Protocol, population_start, teacher_inputs
 from .second_order import trust_region
+from .thresholds import psd_uniqueness
 
-__all__ = ["RESULT_COLUMNS", "TASK_RUNS", "Task", "protocol_tasks", "run_task"]
+__all__ = ["PHASE_COLUMNS", "RESULT_COLUMNS", "TASK_RUNS", "Task", "protocol_tasks",
+           "result_columns", "run_task"]
 
 #: Most runs in a task (unless one teacher has more starts).
 TASK_RUNS = 50
@@ -47,6 +50,13 @@ TASK_RUNS = 50
 #: run's identity, its engine results, and its diagnosis (:mod:`shallowlearn.diagnosis`).
 RESULT_COLUMNS = ("value", "teacher", "start", "d", "k", "initial_loss", "loss", "grad_norm",
                   "iterations", "status", "outcome", "lambda_min", "loss_slope", "steps_needed")
+
+#: The further per-run results of a phase protocol: the grid point's n and teacher width m*;
+#: the run's test error, the population loss of its end point over that of the zero network
+#: (:class:`~shallowlearn.population.QuadraticPopulation`); and whether its teacher's M* is
+#: certified to be the only PSD matrix that fits its data (1) or not (0), by
+#: :func:`~shallowlearn.thresholds.psd_uniqueness`.
+PHASE_COLUMNS = (*PHASE_ROWS, "test_error", "certified")
 
 # Losses recorded per run for the diagnosis when the protocol records no curves.
 _DIAGNOSIS_RECORDS = 200
@@ -81,6 +91,21 @@ class Task:
     runs: int
 
 
+def result_columns(protocol: Protocol) -> tuple:
+    """The per-run results of a protocol's tasks: :data:`RESULT_COLUMNS`, then
+    :data:`PHASE_COLUMNS` for a phase protocol, then ``history`` for one that records curves.
+
+    Examples
+    --------
+    >>> from shallowlearn import get_protocol
+    >>> from shallowlearn.tasks import result_columns
+    >>> result_columns(get_protocol("phase"))[-3:]
+    ('teacher_width', 'test_error', 'certified')
+    """
+    return (RESULT_COLUMNS + (PHASE_COLUMNS if protocol.kind == "phase" else ())
+            + (("history",) if protocol.record_every is not None else ()))
+
+
 def protocol_tasks(protocol: Protocol) -> list[Task]:
     """The tasks of a protocol, by the rule of the module docstring.
 
@@ -96,7 +121,7 @@ def protocol_tasks(protocol: Protocol) -> list[Task]:
     if not isinstance(protocol, Protocol):
         raise TypeError(f"protocol must be a Protocol; got {type(protocol).__name__}")
     tasks = []
-    for teachers in protocol.teachers_by_dimension().values():
+    for teachers in protocol.teacher_groups():
         per_task = max(1, TASK_RUNS // protocol.starts)  # teachers
         count = -(-len(teachers) // per_task)
         for first in range(count):
@@ -112,8 +137,7 @@ def run_task(protocol: Protocol, task: Task, seed: int) -> dict:
     -------
     dict of str to numpy.ndarray
         One entry per run, in the order of ``task.teachers`` and their starts, for each of
-        :data:`RESULT_COLUMNS`, and ``history`` (runs, m), the recorded losses, for protocols
-        that record curves.
+        :func:`result_columns`: ``history`` (runs, m) holds the recorded losses.
 
     Examples
     --------
@@ -147,9 +171,26 @@ def _run(protocol: Protocol, task: Task, seed: int) -> dict:
     out["lambda_min"] = np.array([dg.lambda_min for dg in diagnoses])
     out["loss_slope"] = np.array([dg.slope for dg in diagnoses])
     out["steps_needed"] = np.array([dg.steps_needed for dg in diagnoses])
+    if protocol.kind == "phase":
+        out["test_error"] = np.array([_test_error(batch, res, t) for t in range(res.loss.size)])
+        unique = [psd_uniqueness(X, _target(teacher)).certified
+                  for X, teacher in zip(batch["X"], batch["teachers"])]
+        out["certified"] = np.array(unique, dtype=int)[batch["data_index"]]
     if protocol.record_every is not None:
         out["history"] = np.array(res.history)
     return out
+
+
+def _target(teacher) -> np.ndarray:
+    """M* = W*ᵀD_v*W* of a teacher."""
+    return teacher.W.T @ (teacher.v[:, None] * teacher.W)
+
+
+def _test_error(batch: dict, res, t: int) -> float:
+    """The population loss of run t's end point relative to the zero network's."""
+    teacher = batch["teachers"][batch["data_index"][t]]
+    population = population_objective(teacher, v=res.v[t])
+    return population.value(res.W[t].ravel()) / population.null_loss
 
 
 def _diagnose(protocol: Protocol, batch: dict, res, t: int, record_every: int):

@@ -62,9 +62,11 @@ def test_tasks_hold_every_teacher_once_within_one_dimension(name, size):
     for task in tasks:
         assert len({configs[j][0] for j, _ in task.teachers}) == 1  # one d
         assert task.runs == len(task.teachers) * p.starts <= max(TASK_RUNS, p.starts)
-    # as few tasks as the limit allows, of nearly equal sizes, per dimension
-    for d, group in p.teachers_by_dimension().items():
-        sizes = [t.runs for t in tasks if configs[t.teachers[0][0]][0] == d]
+    # as few tasks as the limit allows, of nearly equal sizes, per group of teachers that can
+    # share a batch (one dimension; for a phase protocol, one sample count too)
+    for group in p.teacher_groups():
+        sizes = [t.runs for t in tasks if set(t.teachers) <= set(group)]
+        assert sum(sizes) == len(group) * p.starts
         assert len(sizes) == -(-len(group) // max(1, TASK_RUNS // p.starts))
         assert max(sizes) - min(sizes) <= p.starts
 

@@ -24,7 +24,7 @@ from shallowlearn.runner import POPULATION_COUNTS
 
 def test_protocols_and_sizes():
     base = {"fig2a", "fig2b", "fig3a", "fig3b", "fig4a", "fig4b", "local",
-            "relu", "relu-plus1", "relu-plus2", "quadratic-population"}
+            "relu", "relu-plus1", "relu-plus2", "quadratic-population", "phase"}
     variants = {f"{b}-{v}" for b in ("fig2a", "fig2b", "fig3a", "fig3b") for v in VARIANTS}
     assert set(PROTOCOLS) == base | variants
     full, reduced = get_protocol("fig3b"), get_protocol("fig3b", "reduced")

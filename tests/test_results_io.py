@@ -99,7 +99,8 @@ def test_shipped_full_results_load_and_are_small(name):
     # a file grows with its runs (about 170 bytes each) and its recorded curve points (about 20)
     points = np.size(res.curves["loss"]) if res.curves else 0
     assert len(path.read_bytes()) < 100_000 + 200 * len(res.runs["loss"]) + 25 * points
-    assert plot_results(res)[1].get_xlabel() in ("k", "d", "iteration", "k = d")
+    assert plot_results(res)[1].get_xlabel() in ("k", "d", "iteration", "k = d",
+                                                    "κ = m*/d")
 
 
 def _edited(tiny_results, tmp_path, change):
