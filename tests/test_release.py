@@ -35,11 +35,12 @@ VERSION = PYPROJECT["project"]["version"]
 
 
 def _package_files() -> set[str]:
-    """What the package is in the source tree: its modules and its shipped results."""
+    """What the package is in the source tree: its modules and its shipped results (the
+    protocols' results and figures; the benchmark record beside them stays in the repository)."""
     package = ROOT / "shallowlearn"
     files = {p.relative_to(ROOT).as_posix() for p in package.glob("*.py")}
     files |= {p.relative_to(ROOT).as_posix() for p in (package / "results").iterdir()
-              if p.suffix in (".json", ".png")}
+              if p.name.endswith(("-full.json", "-reduced.json", ".png"))}
     return files
 
 
