@@ -118,8 +118,10 @@ print(json.dumps({"version": shallowlearn.__version__, "file": shallowlearn.__fi
 @pytest.mark.parametrize("kind", ["wheel", "sdist"])
 def test_archive_installs_in_a_fresh_venv_with_its_results(kind, tmp_path):
     archive = _archives()[0 if kind == "wheel" else 1]
-    # the same versions as the book's stack: requirements.txt without its editable install
-    pins = [line for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    # the same versions as the book's stack: requirements.txt without its editable install,
+    # and without extras (pip refuses a constraint such as dask[distributed]==...)
+    pins = [re.sub(r"\[[^\]]*\]", "", line)
+            for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
             if line.strip() and not line.startswith(("#", "-e"))]
     constraints = tmp_path / "constraints.txt"
     constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
