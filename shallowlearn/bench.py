@@ -102,7 +102,7 @@ from .second_order import cubic_regularization, trust_region
 from .spectrum import HessianOperator, hessian_spectrum
 from .validation import as_rng, check_positive_int
 
-__all__ = ["baseline_rows", "dask_rows", "engine_rows", "floor_rows", "gradient_rows",
+__all__ = ["SOLVER_SIZES", "baseline_rows", "dask_rows", "engine_rows", "floor_rows", "gradient_rows",
            "load_baseline", "solver_rows", "spectrum_rows", "theorem21_problem", "write_report"]
 
 _QUICK_MAX_ITER = 5_000
@@ -570,7 +570,8 @@ def spectrum_table(rows: list[dict], header: str) -> str:
 
 # --- 6. second-order solvers against scipy ------------------------------------------------------
 
-#: (d, k, n) of the solver comparison: p = kd = 128, 800 and 5,000, each n ≤ d(d+1)/2.
+#: The (d, k, n) of the solver comparison, with p = kd = 128, 800 and 5,000 and each
+#: n ≤ d(d+1)/2.
 SOLVER_SIZES = ((8, 16, 30), (20, 40, 150), (50, 100, 1000))
 _SOLVER_LOSS = 1e-10  # every run of the solver comparison stops at this loss
 _SOLVER_TARGET = 1.5  # the package may take at most this multiple of the faster scipy method

@@ -19,7 +19,7 @@ run in one of :data:`CATEGORIES`, tested in this order:
 * ``"crawling"``: a large gradient and a descending loss, but too slowly to reach
   ``loss_tol`` within the horizon.
 
-The tolerances are those of :func:`shallowlearn.classify_point`, relative to the problem's
+The tolerances are those of :func:`~shallowlearn.critical_points.classify_point`, relative to the problem's
 own scale: the gradient is negligible when ‖∇L‖ ≤ ``grad_rtol`` · √(2 max(L₀, L) ‖H‖₂), with
 L₀ = ½ mean y², and a curvature is negative when λ < −``eig_rtol`` · ‖H‖₂ (plus the Hessian's
 rounding level). The defaults, 10⁻³ and 10⁻⁴, are looser than ``classify_point``'s because a

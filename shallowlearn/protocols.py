@@ -52,7 +52,7 @@ from .validation import (
 )
 
 __all__ = [
-    "KINDS", "PAPER_SUCCESS", "PROTOCOLS", "Protocol", "get_protocol", "protocol_inputs",
+    "KINDS", "PAPER_SUCCESS", "PHASE_ROWS", "PROTOCOLS", "Protocol", "get_protocol", "protocol_inputs",
     "population_start",
     "teacher_inputs",
 ]
@@ -544,7 +544,7 @@ def teacher_inputs(protocol: Protocol, teachers, *, seed: int = 0) -> dict:
     return batch
 
 
-#: The extra columns of a phase protocol's runs: the grid point's sample count and teacher
+#: The extra columns of a phase protocol's runs, the grid point's sample count and teacher
 #: width m*.
 PHASE_ROWS = ("n", "teacher_width")
 

@@ -210,8 +210,8 @@ def _summarize(protocol: Protocol, runs: dict, curves: dict) -> tuple[dict, dict
     return summary, {}
 
 
-#: How the runs of a population protocol are counted: each summary column and the outcomes
-#: (:data:`shallowlearn.diagnosis.CATEGORIES`) it counts.
+#: How the runs of a population protocol are counted, as each summary column and the
+#: outcomes (:data:`shallowlearn.diagnosis.CATEGORIES`) it counts.
 POPULATION_COUNTS = {
     "global": ("succeeded",),
     "spurious": ("stuck at a second-order point",),

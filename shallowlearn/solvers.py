@@ -404,7 +404,7 @@ def solver(*, stationarity: str):
     ``make_step`` checks its own options and returns ``step(run)``, which advances the run by
     one iteration (calling ``run.move`` with a new evaluation point, or not, for a rejected
     step) and returns None, or ``(status, reason)`` to end the run. A ``curvature_route``
-    attribute of ``step`` (``"dense"`` or ``"iterative"``) fixes :attr:`Run.curvature_route`
+    attribute of ``step`` (``"dense"`` or ``"iterative"``) fixes the ``curvature_route`` of :class:`Run`
     from the first point on. The decorated function has
     the signature ``(objective, theta0, *, <options>, [curvature_tol,] max_iter, grad_tol,
     loss_tol, history_stride, callback, progress, rng)``, checks the shared options, runs the

@@ -46,14 +46,14 @@ __all__ = ["PHASE_COLUMNS", "RESULT_COLUMNS", "TASK_RUNS", "Task", "protocol_tas
 #: Most runs in a task (unless one teacher has more starts).
 TASK_RUNS = 50
 
-#: The per-run results of a task, in this order (``history`` too for curve protocols): the
-#: run's identity, its engine results, and its diagnosis (:mod:`shallowlearn.diagnosis`).
+#: The per-run results of a task, in this order (``history`` too for curve protocols), which
+#: are the run's identity, its engine results, and its diagnosis (:mod:`shallowlearn.diagnosis`).
 RESULT_COLUMNS = ("value", "teacher", "start", "d", "k", "initial_loss", "loss", "grad_norm",
                   "iterations", "status", "outcome", "lambda_min", "loss_slope", "steps_needed")
 
-#: The further per-run results of a phase protocol: the grid point's n and teacher width m*;
-#: the run's test error, the population loss of its end point over that of the zero network
-#: (:class:`~shallowlearn.population.QuadraticPopulation`); and whether its teacher's M* is
+#: The further per-run results of a phase protocol, which are the grid point's n and teacher
+#: width m*; the run's test error, the population loss of its end point over that of the zero
+#: network (:class:`~shallowlearn.population.QuadraticPopulation`); and whether its teacher's M* is
 #: certified to be the only PSD matrix that fits its data (1) or not (0), by
 #: :func:`~shallowlearn.thresholds.psd_uniqueness`.
 PHASE_COLUMNS = (*PHASE_ROWS, "test_error", "certified")
