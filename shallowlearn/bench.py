@@ -6,8 +6,10 @@ them with one BLAS thread (``OPENBLAS_NUM_THREADS=1``): the batched engine's man
 products otherwise compete with idle-spinning BLAS worker threads. Times are CPU times of this
 process (less disturbed than wall time on a shared machine), each the best of ``--repeat``
 alternating rounds unless said otherwise. The command prints a table and writes it, with the
-machine's description, to ``bench.md`` and ``bench.json`` in the folder given by ``--out``;
-``shallowlearn/results/bench.md`` holds the measurement of record.
+machine's description, to ``bench.md`` and ``bench.json`` in the folder given by ``--out``
+(``bench-solvers.md`` and ``.json`` with ``--solvers``); ``shallowlearn/results/`` holds the
+measurements of record, ``bench.md`` of everything but the solvers and ``bench-solvers.md`` of
+the solvers and the Dask workers (``--solvers --dask``).
 
 1. **The batched engine on the paper's Figure 3a protocol** (quadratic, n = 100, d = 20,
    k = 3..9, 10 teachers × 10 starts, v and W trained, α = 0.005, at most 50,000 steps, stop
@@ -747,16 +749,17 @@ def table(rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def write_report(text: str, out, *, name: str = "bench", data=None) -> str:
+def write_report(text: str, out, *, name: str = "bench", data=None, command=None) -> str:
     """Write ``text`` (with the machine's description) to ``out/<name>.md``, and ``data`` to
-    ``out/<name>.json``; return the path of the markdown file."""
+    ``out/<name>.json``; return the path of the markdown file. The title is the command that
+    measured it, ``python -m shallowlearn <command>`` (``command`` defaults to ``name``)."""
     os.makedirs(out, exist_ok=True)
     machine = (f"{platform.platform()}, Python {platform.python_version()}, numpy "
                f"{np.__version__}, {os.cpu_count()} CPUs, "
                f"{time.strftime('%Y-%m-%d %H:%M %Z')}")
     path = os.path.join(out, f"{name}.md")
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write(f"# python -m shallowlearn {name}\n\n{machine}\n\n```\n{text}\n```\n")
+        handle.write(f"# python -m shallowlearn {command or name}\n\n{machine}\n\n```\n{text}\n```\n")
     if data is not None:
         with open(os.path.join(out, f"{name}.json"), "w", encoding="utf-8") as handle:
             json.dump({"machine": machine, "rows": data}, handle, indent=1, default=str)

@@ -232,7 +232,10 @@ def _bench(args) -> int:
     text = bench.table(rows)
     print(text)
     if args.out is not None:
-        print(f"wrote {bench.write_report(text, args.out, data=rows)}")
+        options = " --solvers" * args.solvers + " --quick" * args.quick + " --dask" * args.dask
+        name = "bench-solvers" if args.solvers else "bench"
+        path = bench.write_report(text, args.out, name=name, data=rows, command="bench" + options)
+        print(f"wrote {path}")
     return 0
 
 

@@ -132,4 +132,6 @@ def test_bench_solvers_flag_runs_only_the_solver_comparison(monkeypatch, capsys,
     assert main(["bench", "--solvers", "--repeat", "1", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Theorem 2.1, p=24" in out and "Figure 3a" not in out and "fused" not in out
-    assert (tmp_path / "bench.md").exists()
+    report = (tmp_path / "bench-solvers.md").read_text()
+    assert report.startswith("# python -m shallowlearn bench --solvers\n") and "p=24" in report
+    assert not (tmp_path / "bench.md").exists()  # the record of the other benchmarks is kept
