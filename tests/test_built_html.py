@@ -6,8 +6,8 @@ the strict build::
     SHALLOWLEARN_BUILT_HTML=_build/html pytest tests/test_built_html.py
 
 It serves the folder on 127.0.0.1 and drives headless Chromium through the Chrome DevTools
-protocol (websocket-client, no WebDriver). Chromium is started with every host name but
-127.0.0.1 unresolvable, so the pages see no internet even on a connected machine. Chromium is
+protocol, with the book's tools (``book/_tools/headless.py``): every host name but 127.0.0.1
+is unresolvable, so the pages see no internet even on a connected machine. Chromium is
 ``chromium`` (or ``chromium-browser``/``google-chrome``) on the PATH, or ``SHALLOWLEARN_CHROMIUM``.
 
 For every HTML page of the book (every ``*.html`` outside ``_static/``, ``_sources/``, ``_images/``):
@@ -40,21 +40,15 @@ chapters, lists results that link to a chapter.
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import importlib.util
 import html.parser
-import http.server
 import json
 import os
 import re
-import shutil
-import subprocess
-import tempfile
-import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -93,135 +87,17 @@ def book_pages(root: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# the local server and the browser (context managers, so that scripts can use them too)
+# the local server and the browser: book/_tools/headless.py, loaded by path (pytest's
+# importlib import mode puts no folder on sys.path)
 
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
-        pass
-
-
-@contextlib.contextmanager
-def serve(root: Path) -> Iterator[str]:
-    """Serve root on 127.0.0.1 (a free port) while in the block; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _chromium() -> str:
-    candidates = [os.environ.get("SHALLOWLEARN_CHROMIUM", "")]
-    candidates += [shutil.which(n) or "" for n in ("chromium", "chromium-browser", "google-chrome")]
-    for c in candidates:
-        if c and Path(c).is_file():
-            return c
-    raise RuntimeError("headless Chromium is needed: apt-get install chromium "
-                       "(or set SHALLOWLEARN_CHROMIUM to its path)")
-
-
-class DevTools:
-    """A minimal synchronous Chrome DevTools protocol client for one page (tab)."""
-
-    def __init__(self, ws_url: str):
-        import websocket  # websocket-client
-
-        self.ws = websocket.create_connection(ws_url, timeout=PAGE_TIMEOUT, suppress_origin=True)
-        self.next_id = 0
-        self.events: list[dict] = []
-
-    def close(self):
-        self.ws.close()
-
-    def _receive(self) -> dict:
-        return json.loads(self.ws.recv())
-
-    def send(self, method: str, _timeout: float = PAGE_TIMEOUT, **params) -> dict:
-        """Call a DevTools method and return its result; events that arrive meanwhile are kept."""
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        deadline = time.monotonic() + _timeout
-        while time.monotonic() < deadline:
-            msg = self._receive()
-            if msg.get("id") == self.next_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
-            if "method" in msg:
-                self.events.append(msg)
-        raise TimeoutError(method)
-
-    def wait_for(self, method: str, count: int = 1, timeout: float = PAGE_TIMEOUT) -> None:
-        """Wait until self.events holds count events of this method (kept ones included)."""
-        deadline = time.monotonic() + timeout
-        while sum(e["method"] == method for e in self.events) < count:
-            if time.monotonic() > deadline:
-                raise TimeoutError(method)
-            msg = self._receive()
-            if "method" in msg:
-                self.events.append(msg)
-
-    def evaluate(self, expression: str, timeout: float = PAGE_TIMEOUT):
-        """Evaluate JavaScript (awaiting a promise) in the page and return its JSON value."""
-        result = self.send("Runtime.evaluate", _timeout=timeout + 5, expression=expression,
-                           awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"page script failed: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def open(self, url: str, redirects: int = 0) -> None:
-        """Load url and wait for its load event (and those of the pages it redirects to)."""
-        self.events.clear()
-        self.send("Page.navigate", url=url)
-        self.wait_for("Page.loadEventFired", count=1 + redirects)
-
-
-@contextlib.contextmanager
-def chromium() -> Iterator[DevTools]:
-    """Headless Chromium with no host but 127.0.0.1 reachable; yields a DevTools client."""
-    profile = tempfile.mkdtemp(prefix="shallowlearn-chromium-")
-    cmd = [
-        _chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-quic",
-        "--disable-extensions", "--mute-audio", "--hide-scrollbars", "--window-size=1280,1000",
-        # offline: every host name but 127.0.0.1 fails to resolve
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        port_file = Path(profile) / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.is_file() and port_file.read_text().count("\n") >= 1):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Chromium did not start: {' '.join(cmd)}")
-            time.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
-            targets = json.load(resp)
-        page = next(t for t in targets if t.get("type") == "page")
-        tab = DevTools(page["webSocketDebuggerUrl"])
-        try:
-            for domain in ("Page", "Runtime", "Log", "Network"):
-                tab.send(f"{domain}.enable")
-            tab.send("Network.setCacheDisabled", cacheDisabled=True)
-            yield tab
-        finally:
-            tab.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(profile, ignore_errors=True)
+_spec = importlib.util.spec_from_file_location(
+    "headless", Path(__file__).resolve().parents[1] / "book" / "_tools" / "headless.py")
+headless = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(headless)
+serve = headless.serve
+# every page's console messages, log entries and requests are kept (Log, Network)
+chromium = functools.partial(headless.chromium, timeout=PAGE_TIMEOUT, window="1280,1000",
+                             domains=("Page", "Runtime", "Log", "Network"), no_cache=True)
 
 
 @pytest.fixture(scope="module")
@@ -464,7 +340,7 @@ document.querySelectorAll('.shallowlearn-explorer').length
 """
 
 
-def _press(browser: DevTools, key: str, code: int) -> None:
+def _press(browser: "headless.DevTools", key: str, code: int) -> None:
     """A key press sent by the browser (a trusted event, as from a keyboard) to the focus."""
     for kind in ("keyDown", "keyUp"):
         browser.send("Input.dispatchKeyEvent", type=kind, key=key, code=key,

@@ -28,21 +28,15 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
-import functools
-import http.server
-import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by path (tests)
+from headless import HeadlessError, chromium, serve  # noqa: E402 (this folder, put on the path)
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (book/_tools/ -> ..)
 SINGLEHTML = ROOT / "_build" / "singlehtml"
@@ -50,8 +44,7 @@ HTML = ROOT / "_build" / "html"
 PDF_NAME = "shallowlearn.pdf"
 DEFAULT_OUT = ROOT / "_build" / "pdf" / PDF_NAME
 
-START_TIMEOUT = 30.0  # seconds for Chromium to start
-LOAD_TIMEOUT = 120.0  # for the page's load event
+LOAD_TIMEOUT = 120.0  # seconds for the page's load event, and for any one DevTools call
 RENDER_TIMEOUT = 300.0  # for MathJax and the images
 PRINT_TIMEOUT = 300.0  # for printing to PDF
 
@@ -97,159 +90,8 @@ READY = r"""
 """
 
 
-class BookPdfError(Exception):
+class BookPdfError(HeadlessError):
     """Why the PDF could not be made (reported in one line)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# the local server and the browser
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
-        pass
-
-
-@contextlib.contextmanager
-def serve(root: Path) -> Iterator[str]:
-    """Serve root on 127.0.0.1 (a free port) while in the block; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def find_chromium() -> str:
-    candidates = [os.environ.get("SHALLOWLEARN_CHROMIUM", "")]
-    candidates += [shutil.which(n) or "" for n in ("chromium", "chromium-browser", "google-chrome")]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return candidate
-    raise BookPdfError("headless Chromium is needed: apt-get install chromium "
-                       "(or set SHALLOWLEARN_CHROMIUM to its path)")
-
-
-class DevTools:
-    """A minimal synchronous Chrome DevTools protocol client for one tab."""
-
-    def __init__(self, ws_url: str):
-        import websocket  # websocket-client, pinned in requirements.txt
-
-        self.ws = websocket.create_connection(ws_url, timeout=LOAD_TIMEOUT, suppress_origin=True)
-        self.next_id = 0
-        self.events: list[dict] = []
-
-    def close(self) -> None:
-        self.ws.close()
-
-    def _receive(self, deadline: float) -> dict:
-        self.ws.settimeout(max(0.1, deadline - time.monotonic()))
-        return json.loads(self.ws.recv())
-
-    def send(self, method: str, timeout: float = LOAD_TIMEOUT, **params) -> dict:
-        """Call a DevTools method and return its result; events that arrive meanwhile are kept."""
-        import websocket
-
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                msg = self._receive(deadline)
-            except websocket.WebSocketTimeoutException:
-                break
-            if msg.get("id") == self.next_id:
-                if "error" in msg:
-                    raise BookPdfError(f"Chromium: {method}: {msg['error'].get('message', msg['error'])}")
-                return msg.get("result", {})
-            if "method" in msg:
-                self.events.append(msg)
-        raise BookPdfError(f"Chromium did not answer {method} within {timeout:.0f} s")
-
-    def wait_for(self, method: str, timeout: float) -> None:
-        import websocket
-
-        deadline = time.monotonic() + timeout
-        while not any(e["method"] == method for e in self.events):
-            try:
-                msg = self._receive(deadline)
-            except websocket.WebSocketTimeoutException:
-                msg = {}
-            if "method" in msg:
-                self.events.append(msg)
-            if time.monotonic() > deadline:
-                raise BookPdfError(f"the page did not finish loading within {timeout:.0f} s")
-
-    def evaluate(self, expression: str, timeout: float):
-        result = self.send("Runtime.evaluate", timeout=timeout + 10, expression=expression,
-                           awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in result:
-            raise BookPdfError(f"a script in the page failed: {result['exceptionDetails'].get('text')}")
-        return result["result"].get("value")
-
-    def read_stream(self, handle: str) -> bytes:
-        chunks = []
-        while True:
-            part = self.send("IO.read", timeout=PRINT_TIMEOUT, handle=handle, size=1 << 20)
-            data = part.get("data", "")
-            chunks.append(base64.b64decode(data) if part.get("base64Encoded") else data.encode())
-            if part.get("eof"):
-                break
-        self.send("IO.close", handle=handle)
-        return b"".join(chunks)
-
-
-@contextlib.contextmanager
-def chromium() -> Iterator[DevTools]:
-    """Headless Chromium with no host but 127.0.0.1 reachable; yields a DevTools client."""
-    profile = tempfile.mkdtemp(prefix="shallowlearn-pdf-")
-    cmd = [
-        find_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-extensions",
-        "--mute-audio", "--hide-scrollbars",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        port_file = Path(profile) / "DevToolsActivePort"
-        deadline = time.monotonic() + START_TIMEOUT
-        while not (port_file.is_file() and port_file.read_text().count("\n") >= 1):
-            if proc.poll() is not None:
-                raise BookPdfError(f"Chromium exited at start (status {proc.returncode}): {cmd[0]}")
-            if time.monotonic() > deadline:
-                raise BookPdfError(f"Chromium did not start within {START_TIMEOUT:.0f} s: {cmd[0]}")
-            time.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        page = None
-        while page is None:  # the first tab may be listed a moment after the port opens
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
-                page = next((t for t in json.load(resp) if t.get("type") == "page"), None)
-            if page is None:
-                if time.monotonic() > deadline:
-                    raise BookPdfError(f"Chromium opened no tab within {START_TIMEOUT:.0f} s")
-                time.sleep(0.1)
-        tab = DevTools(page["webSocketDebuggerUrl"])
-        try:
-            tab.send("Page.enable")
-            tab.send("Runtime.enable")
-            yield tab
-        finally:
-            tab.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def single_page(page_dir: Path) -> str:
@@ -292,16 +134,14 @@ def write_print_page(page_dir: Path) -> str:
 def print_to_pdf(page_dir: Path, out: Path) -> int:
     """Print the single page of page_dir to out; return the PDF's size in bytes."""
     page = write_print_page(page_dir)
-    with serve(page_dir) as base, chromium() as tab:
+    with serve(page_dir) as base, chromium(timeout=LOAD_TIMEOUT) as tab:
         tab.send("Emulation.setEmulatedMedia", media="print")
-        tab.events.clear()
-        tab.send("Page.navigate", url=base + page)
-        tab.wait_for("Page.loadEventFired", LOAD_TIMEOUT)
+        tab.open(base + page)
         missing = tab.evaluate(READY % {"timeout": RENDER_TIMEOUT * 1000}, RENDER_TIMEOUT)
         if missing:
             raise BookPdfError("the page is not ready to print: " + "; ".join(missing))
         result = tab.send("Page.printToPDF", timeout=PRINT_TIMEOUT, **PRINT_OPTIONS)
-        pdf = tab.read_stream(result["stream"]) if "stream" in result else base64.b64decode(result["data"])
+        pdf = tab.read_stream(result["stream"], PRINT_TIMEOUT) if "stream" in result else base64.b64decode(result["data"])
     if not pdf.startswith(b"%PDF"):
         raise BookPdfError("Chromium's output is not a PDF")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -335,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     try:
         size = print_to_pdf(SINGLEHTML, out)
-    except BookPdfError as error:
+    except HeadlessError as error:
         print(f"book_pdf.py: error: {error}", file=sys.stderr)
         return 1
     print(f"book PDF: {out} ({size / 1e6:.1f} MB, printed in {time.monotonic() - start:.0f} s)")
