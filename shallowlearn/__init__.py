@@ -1,12 +1,13 @@
-"""shallowlearn: optimization landscapes of over-parameterized shallow networks.
+r"""shallowlearn: optimization landscapes of over-parameterized shallow networks.
 
 The companion package of the book "Why shallow networks are easy to train", which follows
 Soltanolkotabi, Javanmard & Lee, "Theoretical insights into the optimization landscape of
 over-parameterized shallow neural networks", IEEE Trans. Inf. Theory 65(2), 2019.
 
-Conventions: the network is x ↦ vᵀφ(Wx) with W of shape (k, d) and v of length k; samples are
-rows, X has shape (n, d); the loss is L = 1/(2n) Σ (vᵀφ(W xᵢ) − yᵢ)²; randomness comes only from
-an ``rng`` argument (a seed or a ``numpy.random.Generator``).
+Conventions: the network is :math:`x \mapsto v^\top\phi(Wx)` with :math:`W` of shape
+:math:`(k, d)` and :math:`v` of length :math:`k`; samples are rows, :math:`X` has shape
+:math:`(n, d)`; the loss is :math:`\mathcal L = \frac{1}{2n} \sum_i (v^\top\phi(W x_i) - y_i)^2`;
+randomness comes only from an ``rng`` argument (a seed or a ``numpy.random.Generator``).
 
 How the modules fit together (each name is a module)::
 

@@ -1,18 +1,20 @@
-"""Activation functions φ with their first two derivatives and Gaussian moments.
+r"""Activation functions :math:`\phi` with their first two derivatives and Gaussian moments.
 
 Each :class:`Activation` carries ``phi`` written with ``autograd.numpy`` (so autograd can
 differentiate it: it is the definition) and a fused evaluation, :meth:`Activation.evaluate`,
-which computes φ, φ′ and, when asked, φ″ in one pass into preallocated arrays. For the
-built-in activations that pass is a kernel of :mod:`shallowlearn.kernels` (checked against
-autograd and high-precision arithmetic in the tests), and ``dphi`` and ``ddphi`` are read off
-it, so each derivative has one formula. An activation built from separate functions φ, φ′, φ″
-(or from a callable, whose derivatives autograd supplies) is evaluated by calling them in turn.
+which computes :math:`\phi`, :math:`\phi'` and, when asked, :math:`\phi''` in one pass into
+preallocated arrays. For the built-in activations that pass is a kernel of
+:mod:`shallowlearn.kernels` (checked against autograd and high-precision arithmetic in the
+tests), and ``dphi`` and ``ddphi`` are read off it, so each derivative has one formula. An
+activation built from separate functions :math:`\phi, \phi', \phi''` (or from a callable, whose
+derivatives autograd supplies) is evaluated by calling them in turn.
 
-The Gaussian moments μ(σ) = E φ′(σg) and γ(σ) = E φ″(σg), g ~ N(0, 1), are the quantities of
-Assumption 2.3 in Soltanolkotabi, Javanmard & Lee (2019). They are computed by adaptive
-quadrature (:func:`scipy.integrate.quad_vec`) rather than a fixed Gauss–Hermite rule: a steep
-activation such as softplus with b = 10 has a second derivative narrower than the spacing of
-Gauss–Hermite nodes, and a 200-node rule misses γ(3) by more than half.
+The Gaussian moments :math:`\mu(\sigma) = \mathbb E\,\phi'(\sigma g)` and
+:math:`\gamma(\sigma) = \mathbb E\,\phi''(\sigma g)`, :math:`g \sim \mathcal N(0, 1)`, are the
+quantities of Assumption 2.3 in Soltanolkotabi, Javanmard & Lee (2019). They are computed by
+adaptive quadrature (:func:`scipy.integrate.quad_vec`) rather than a fixed Gauss–Hermite rule: a
+steep activation such as softplus with :math:`b = 10` has a second derivative narrower than the
+spacing of Gauss–Hermite nodes, and a 200-node rule misses :math:`\gamma(3)` by more than half.
 """
 
 from __future__ import annotations
@@ -35,28 +37,31 @@ __all__ = ["Activation", "ACTIVATIONS", "get_activation"]
 
 @dataclass(frozen=True, eq=False)
 class Activation:
-    """An elementwise activation φ with φ′, φ″, a fused evaluation and its Gaussian moments.
+    r"""An elementwise activation :math:`\phi` with :math:`\phi'`, :math:`\phi''`, a fused
+    evaluation and its Gaussian moments.
 
     Build one with :func:`get_activation` (by name, or from any autograd-differentiable
-    callable), or directly from three functions φ, φ′, φ″.
+    callable), or directly from three functions :math:`\phi, \phi', \phi''`.
 
     Attributes
     ----------
     name : str
         Name, as accepted by :func:`get_activation` for the built-in activations.
     phi, dphi, ddphi : callable
-        φ, φ′ and φ″, applied elementwise to an array. ``phi`` accepts autograd's traced
+        :math:`\phi`, :math:`\phi'` and :math:`\phi''`, applied elementwise to an array.
+        ``phi`` accepts autograd's traced
         arrays, so autograd can differentiate any function built on it. Given a ``kernel``,
         ``dphi`` and ``ddphi`` may be omitted: they are then read off :meth:`evaluate`.
     smooth : bool
-        Whether φ is twice continuously differentiable. ReLU is not: its φ″ is 0 away from the
-        kink and its curvature at 0 is invisible to derivatives.
+        Whether :math:`\phi` is twice continuously differentiable. ReLU is not: its
+        :math:`\phi''` is 0 away from the kink and its curvature at 0 is invisible to
+        derivatives.
     params : dict
         The activation's parameters (for example ``{"b": 4.0}`` for softplus).
     kernel : callable or None
-        ``kernel(z, order, out, work)`` writes φ(z), φ′(z), φ″(z) (up to ``order``) into the
-        arrays of ``out`` using ``work`` as scratch (see :mod:`shallowlearn.kernels`); None
-        evaluates ``phi``, ``dphi`` and ``ddphi`` in turn.
+        ``kernel(z, order, out, work)`` writes :math:`\phi(z), \phi'(z), \phi''(z)` (up to
+        ``order``) into the arrays of ``out`` using ``work`` as scratch (see
+        :mod:`shallowlearn.kernels`); None evaluates ``phi``, ``dphi`` and ``ddphi`` in turn.
 
     Examples
     --------
@@ -103,7 +108,8 @@ class Activation:
         return self.phi(z)
 
     def evaluate(self, z, order: int = 1, out=None, work=None) -> tuple:
-        """φ(z), φ′(z) and, for ``order=2``, φ″(z) in one pass, optionally into given arrays.
+        r""":math:`\phi(z)`, :math:`\phi'(z)` and, for ``order=2``, :math:`\phi''(z)` in one
+        pass, optionally into given arrays.
 
         Parameters
         ----------
@@ -112,8 +118,8 @@ class Activation:
         order : {0, 1, 2}
             The highest derivative wanted.
         out : sequence of order + 1 numpy.ndarray, optional
-            Writeable float64 arrays of z's shape that receive φ, φ′, φ″; new ones by
-            default. They must not overlap z, ``work`` or each other.
+            Writeable float64 arrays of z's shape that receive :math:`\phi, \phi', \phi''`;
+            new ones by default. They must not overlap z, ``work`` or each other.
         work : numpy.ndarray, optional
             A writeable float64 array of z's shape the evaluation may overwrite (scratch);
             a new one by default. Passing ``out`` and ``work`` makes the call allocate nothing.
@@ -121,8 +127,8 @@ class Activation:
         Returns
         -------
         tuple of numpy.ndarray
-            (φ, φ′) for order 1, (φ,) for order 0, (φ, φ′, φ″) for order 2: the arrays of
-            ``out`` when given.
+            :math:`(\phi, \phi')` for order 1, :math:`(\phi,)` for order 0,
+            :math:`(\phi, \phi', \phi'')` for order 2: the arrays of ``out`` when given.
 
         Examples
         --------
@@ -156,8 +162,8 @@ class Activation:
 
     @property
     def odd(self) -> bool:
-        """Whether φ is odd, φ(−z) = −φ(z), checked on a grid; then the units (w, v) and
-        (−w, −v) compute the same function.
+        r"""Whether :math:`\phi` is odd, :math:`\phi(-z) = -\phi(z)`, checked on a grid; then
+        the units :math:`(w, v)` and :math:`(-w, -v)` compute the same function.
 
         Examples
         --------
@@ -169,7 +175,8 @@ class Activation:
         return bool(np.allclose(self.phi(-z), -self.phi(z), rtol=1e-12, atol=1e-12))
 
     def mu(self, sigma):
-        """μ(σ) = E φ′(σg) for g ~ N(0, 1) (Assumption 2.3 of the paper).
+        r""":math:`\mu(\sigma) = \mathbb E\,\phi'(\sigma g)` for :math:`g \sim \mathcal N(0, 1)`
+        (Assumption 2.3 of the paper).
 
         Parameters
         ----------
@@ -189,10 +196,11 @@ class Activation:
         return gaussian_expectation(self.dphi, sigma)
 
     def gamma(self, sigma):
-        """γ(σ) = E φ″(σg) for g ~ N(0, 1) (Assumption 2.3 of the paper).
+        r""":math:`\gamma(\sigma) = \mathbb E\,\phi''(\sigma g)` for
+        :math:`g \sim \mathcal N(0, 1)` (Assumption 2.3 of the paper).
 
         For ReLU this is the expectation of the almost-everywhere second derivative, 0; the
-        distributional value would be 1/(σ√(2π)).
+        distributional value would be :math:`1/(\sigma\sqrt{2\pi})`.
 
         Examples
         --------

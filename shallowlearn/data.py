@@ -23,7 +23,7 @@ def _frozen(arr: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Teacher:
-    """A planted network x ↦ v*ᵀφ(W* x) that generates labels.
+    r"""A planted network :math:`x \mapsto v^{\star\top}\phi(W^\star x)` that generates labels.
 
     Attributes
     ----------
@@ -57,22 +57,25 @@ class Teacher:
         return self.W.shape[0]
 
     def predict(self, X) -> np.ndarray:
-        """The teacher's outputs v*ᵀφ(W* x) for the rows of X."""
+        r"""The teacher's outputs :math:`v^{\star\top}\phi(W^\star x)` for the rows of ``X``."""
         X = check_array(X, "X", ndim=2, shape=(None, self.W.shape[1]))
         return self.activation.phi(X @ self.W.T) @ self.v
 
     def recovery_error(self, W, v) -> float:
-        """How far a student (W, v) of the same width is from this teacher, up to the
+        r"""How far a student :math:`(W, v)` of the same width is from this teacher, up to the
         symmetries that leave the network's function unchanged.
 
         Two students that compute the same function must score the same, so the comparison
         is made modulo the network's symmetries:
 
-        - quadratic φ: the function is x ↦ xᵀ(WᵀD_vW)x, so the error is
-          ‖WᵀD_vW − W*ᵀD_v*W*‖_F / ‖W*ᵀD_v*W*‖_F (rotations of W that keep WᵀD_vW are free);
-        - other φ: hidden units can be permuted, and for odd φ a unit's (w, v) can flip sign
-          together. Units are matched (Hungarian algorithm) and the error is
-          ‖[W, v] − [W*, v*]‖_F / ‖[W*, v*]‖_F after the best matching.
+        - quadratic :math:`\phi`: the function is :math:`x \mapsto x^\top(W^\top D_v W)x`, so
+          the error is :math:`\lVert W^\top D_v W - W^{\star\top} D_{v^\star} W^\star \rVert_F
+          / \lVert W^{\star\top} D_{v^\star} W^\star \rVert_F` (rotations of :math:`W` that keep
+          :math:`W^\top D_v W` are free);
+        - other :math:`\phi`: hidden units can be permuted, and for odd :math:`\phi` a unit's
+          :math:`(w, v)` can flip sign together. Units are matched (Hungarian algorithm) and
+          the error is :math:`\lVert [W, v] - [W^\star, v^\star] \rVert_F
+          / \lVert [W^\star, v^\star] \rVert_F` after the best matching.
 
         Parameters
         ----------
@@ -178,18 +181,20 @@ class Dataset:
 
 
 def planted(n, d, k, activation="quadratic", *, v=None, W=None, noise=0.0, rng=None) -> Dataset:
-    """Gaussian inputs labelled by a planted network: yᵢ = v*ᵀφ(W* xᵢ) + noise.
+    r"""Gaussian inputs labelled by a planted network,
+    :math:`y_i = v^{\star\top}\phi(W^\star x_i) + \text{noise}`.
 
     Parameters
     ----------
     n, d, k : int
         Samples, input dimension and the teacher's hidden units.
     activation : str, Activation or callable
-        The teacher's φ (see :func:`~shallowlearn.activations.get_activation`).
+        The teacher's :math:`\phi` (see :func:`~shallowlearn.activations.get_activation`).
     v : array_like, shape (k,), optional
-        Output weights v*; default all ones, as in the paper's experiments.
+        Output weights :math:`v^\star`; default all ones, as in the paper's experiments.
     W : array_like, shape (k, d), optional
-        Hidden weights W*; default i.i.d. N(0, 1/d) entries, as in the paper's experiments.
+        Hidden weights :math:`W^\star`; default i.i.d. :math:`\mathcal N(0, 1/d)` entries, as in
+        the paper's experiments.
     noise : float
         Standard deviation of Gaussian label noise (default 0).
     rng : None, int or numpy.random.Generator
@@ -224,7 +229,8 @@ def planted(n, d, k, activation="quadratic", *, v=None, W=None, noise=0.0, rng=N
 
 
 def random_labels(n, d, *, rng=None) -> Dataset:
-    """Gaussian inputs xᵢ ~ N(0, I_d) with independent labels yᵢ ~ N(0, 1).
+    r"""Gaussian inputs :math:`x_i \sim \mathcal N(0, I_d)` with independent labels
+    :math:`y_i \sim \mathcal N(0, 1)`.
 
     The data of the paper's Figure 4: nothing to learn, only to fit.
 

@@ -1,28 +1,36 @@
-"""Fused elementwise kernels: φ, φ′ and φ″ of the built-in activations in one pass.
+r"""Fused elementwise kernels: :math:`\phi`, :math:`\phi'` and :math:`\phi''` of the built-in
+activations in one pass.
 
 Each kernel ``kernel(z, order, out, work)`` reads the pre-activations ``z`` (never writing
-them), writes φ(z) into ``out[0]``, φ′(z) into ``out[1]`` when ``order`` ≥ 1 and φ″(z) into
-``out[2]`` when ``order`` is 2, and may overwrite ``work``, an array of z's shape, as scratch.
-Every operation writes into one of those arrays, so a caller that keeps them (the batched
-engine) allocates nothing per evaluation. :meth:`~shallowlearn.activations.Activation.evaluate`
-is the checked entry point; these functions trust their arguments.
+them), writes :math:`\phi(z)` into ``out[0]``, :math:`\phi'(z)` into ``out[1]`` when
+``order >= 1`` and :math:`\phi''(z)` into ``out[2]`` when ``order`` is 2, and may overwrite
+``work``, an array of z's shape, as scratch. Every operation writes into one of those arrays,
+so a caller that keeps them (the batched engine) allocates nothing per evaluation.
+:meth:`~shallowlearn.activations.Activation.evaluate` is the checked entry point; these
+functions trust their arguments.
 
-The derivatives share their transcendental work: softplus and sigmoid with slope b both come
-from e = exp(−b·abs(z)), which is at most 1, so nothing overflows for any z, and every
-quantity is formed without subtracting nearly equal numbers:
+The derivatives share their transcendental work: softplus and sigmoid with slope :math:`b`
+both come from :math:`e = \exp(-b|z|)`, which is at most 1, so nothing overflows for any
+:math:`z`, and every quantity is formed without subtracting nearly equal numbers:
 
-* σ(bz) = N/(1 + e) with N = 1 for z > 0 and N = e for z < 0 (N = max(sign(z), e));
-* softplus: φ = max(z, 0) + log1p(e)/b, φ′ = σ(bz), φ″ = b·e/(1 + e)²;
-* sigmoid: φ = σ(bz), φ′ = b·e/(1 + e)², φ″ = b·φ′·(1 − 2σ(bz)), where
-  1 − 2σ(bz) = −sign(z)·tanh(b·abs(z)/2) is taken from m = expm1(−b·abs(z)) as sign(z)·m/(1 + e);
-* tanh: with m = expm1(−2·abs(z)) and E = exp(−2·abs(z)) = 1 + m (E computed by exp, so that
-  it keeps its relative accuracy when it is tiny), tanh(abs(z)) = −m/(1 + E),
-  φ′ = 4E/(1 + E)² and φ″ = −2φφ′;
-* erf (the paper's, √2·erf(z/√2)): φ′ = (2/√π)·exp(−z²/2), with z² taken exactly, and
-  φ″ = −zφ′.
+* :math:`\sigma(bz) = N/(1 + e)` with :math:`N = 1` for :math:`z > 0` and :math:`N = e` for
+  :math:`z < 0` (:math:`N = \max(\operatorname{sign}(z), e)`);
+* softplus: :math:`\phi = \max(z, 0) + \operatorname{log1p}(e)/b`, :math:`\phi' = \sigma(bz)`,
+  :math:`\phi'' = b \cdot e/(1 + e)^2`;
+* sigmoid: :math:`\phi = \sigma(bz)`, :math:`\phi' = b \cdot e/(1 + e)^2`,
+  :math:`\phi'' = b \cdot \phi' \cdot (1 - 2\sigma(bz))`, where
+  :math:`1 - 2\sigma(bz) = -\operatorname{sign}(z) \tanh(b|z|/2)` is taken from
+  :math:`m = \operatorname{expm1}(-b|z|)` as :math:`\operatorname{sign}(z) \cdot m/(1 + e)`;
+* tanh: with :math:`m = \operatorname{expm1}(-2|z|)` and :math:`E = \exp(-2|z|) = 1 + m`
+  (:math:`E` computed by exp, so that it keeps its relative accuracy when it is tiny),
+  :math:`\tanh(|z|) = -m/(1 + E)`, :math:`\phi' = 4E/(1 + E)^2` and :math:`\phi'' = -2\phi\phi'`;
+* erf (the paper's, :math:`\sqrt 2 \operatorname{erf}(z/\sqrt 2)`):
+  :math:`\phi' = (2/\sqrt\pi) \exp(-z^2/2)`, with :math:`z^2` taken exactly, and
+  :math:`\phi'' = -z\phi'`.
 
 Each value is accurate to a few units in the last place relative to itself, including the
-tails where a naive formula (log(1 + exp(bz)), 1 − tanh², s(1 − s)) overflows or cancels.
+tails where a naive formula (:math:`\log(1 + \exp(bz))`, :math:`1 - \tanh^2`, :math:`s(1 - s)`)
+overflows or cancels.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ _ERF_GRID = 1.5 * 2.0**32  # x + _ERF_GRID − _ERF_GRID rounds x (below 2⁶) t
 
 
 def quadratic(z, order, out, work):
-    """φ(z) = z², φ′ = 2z, φ″ = 2.
+    r""":math:`\phi(z) = z^2`, :math:`\phi' = 2z`, :math:`\phi'' = 2`.
 
     Examples
     --------
@@ -72,7 +80,8 @@ def _logistic(e, dest):
 
 
 def softplus(b):
-    """The kernel of φ(z) = log(1 + exp(bz))/b, φ′ = σ(bz), φ″ = b σ(bz) σ(−bz).
+    r"""The kernel of :math:`\phi(z) = \log(1 + \exp(bz))/b`, :math:`\phi' = \sigma(bz)`,
+    :math:`\phi'' = b\,\sigma(bz)\,\sigma(-bz)`.
 
     Examples
     --------
@@ -110,7 +119,8 @@ def softplus(b):
 
 
 def sigmoid(b):
-    """The kernel of φ(z) = σ(bz) = 1/(1 + exp(−bz)), φ′ = b σ(1 − σ), φ″ = b² σ(1 − σ)(1 − 2σ).
+    r"""The kernel of :math:`\phi(z) = \sigma(bz) = 1/(1 + \exp(-bz))`,
+    :math:`\phi' = b\,\sigma(1 - \sigma)`, :math:`\phi'' = b^2 \sigma(1 - \sigma)(1 - 2\sigma)`.
 
     Examples
     --------
@@ -148,7 +158,8 @@ def sigmoid(b):
 
 
 def tanh(z, order, out, work):
-    """φ(z) = tanh(z), φ′ = 1 − tanh², φ″ = −2 tanh·(1 − tanh²).
+    r""":math:`\phi(z) = \tanh(z)`, :math:`\phi' = 1 - \tanh^2`,
+    :math:`\phi'' = -2 \tanh \cdot (1 - \tanh^2)`.
 
     Examples
     --------
@@ -180,12 +191,15 @@ def tanh(z, order, out, work):
 
 
 def erf(z, order, out, work):
-    """The paper's erf (Example 2.4): φ(z) = (2/√π) ∫₀ᶻ exp(−t²/2) dt = √2·erf(z/√2).
+    r"""The paper's erf (Example 2.4),
+    :math:`\phi(z) = (2/\sqrt\pi)\int_0^z \exp(-t^2/2)\,dt = \sqrt 2 \operatorname{erf}(z/\sqrt 2)`.
 
-    φ′ = (2/√π)·exp(−z²/2). Rounding z² would cost a relative error of z²/2 units in the last
-    place, so z (clipped to 40 in size, past which φ′ underflows to 0) is split as w + u with
-    w on a grid of 2⁻²⁰, whose square is exact, and u below 2⁻²⁰ in size:
-    exp(−z²/2) = exp(−w²/2)·exp(−δ) with δ = u(w + u/2), and exp(−δ) is a short series.
+    :math:`\phi' = (2/\sqrt\pi) \exp(-z^2/2)`. Rounding :math:`z^2` would cost a relative
+    error of :math:`z^2/2` units in the last place, so :math:`z` (clipped to 40 in size, past
+    which :math:`\phi'` underflows to 0) is split as :math:`w + u` with :math:`w` on a grid of
+    :math:`2^{-20}`, whose square is exact, and :math:`u` below :math:`2^{-20}` in size:
+    :math:`\exp(-z^2/2) = \exp(-w^2/2) \exp(-\delta)` with :math:`\delta = u(w + u/2)`, and
+    :math:`\exp(-\delta)` is a short series.
 
     Examples
     --------
@@ -226,7 +240,8 @@ def erf(z, order, out, work):
 
 
 def relu(z, order, out, work):
-    """φ(z) = max(z, 0), φ′ = 1 for z > 0 and 0 otherwise, φ″ = 0 (away from the kink).
+    r""":math:`\phi(z) = \max(z, 0)`, :math:`\phi' = 1` for :math:`z > 0` and 0 otherwise,
+    :math:`\phi'' = 0` (away from the kink).
 
     Examples
     --------

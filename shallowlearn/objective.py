@@ -1,21 +1,25 @@
-"""The training loss of a one-hidden-layer network, and the point at which it is evaluated.
+r"""The training loss of a one-hidden-layer network, and the point at which it is evaluated.
 
-The network is f(x) = vᵀφ(Wx) with W of shape (k, d) and v of length k; samples are the rows of
-X, of shape (n, d). The loss is
+The network is :math:`f(x) = v^\top\phi(Wx)` with :math:`W` of shape :math:`(k, d)` and
+:math:`v` of length :math:`k`; samples are the rows of :math:`X`, of shape :math:`(n, d)`. The
+loss is
 
-    L = 1/(2n) Σᵢ (vᵀφ(W xᵢ) − yᵢ)²,
+.. math::
 
-as in eq. (1.4) of Soltanolkotabi, Javanmard & Lee (2019). It is a function either of W alone,
-with v fixed (Theorems 2.1 and 2.2), or of v and W jointly (Theorem 2.5).
+    \mathcal L = \frac{1}{2n} \sum_i (v^\top\phi(W x_i) - y_i)^2,
 
-Parameters travel as one flat vector θ: θ = vec(W) (row-major) when v is fixed, and
-θ = [v, vec(W)] when v is trained. :meth:`BaseObjective.pack` and :meth:`BaseObjective.unpack`
-convert.
+as in eq. (1.4) of Soltanolkotabi, Javanmard & Lee (2019). It is a function either of :math:`W`
+alone, with :math:`v` fixed (Theorems 2.1 and 2.2), or of :math:`v` and :math:`W` jointly
+(Theorem 2.5).
 
-**One evaluation point.** :meth:`Objective.at` runs the forward pass at θ once and returns a
-:class:`Point`; the value, the gradient, Hessian-vector products (one vector or a block), the
-dense Hessian and the Jacobian all come from it, each from one formula. The solvers, the
-Hessian spectra, the slices and the classification of critical points all build on it.
+Parameters travel as one flat vector :math:`\theta`: :math:`\theta = \operatorname{vec}(W)`
+(row-major) when :math:`v` is fixed, and :math:`\theta = [v, \operatorname{vec}(W)]` when
+:math:`v` is trained. :meth:`BaseObjective.pack` and :meth:`BaseObjective.unpack` convert.
+
+**One evaluation point.** :meth:`Objective.at` runs the forward pass at :math:`\theta` once and
+returns a :class:`Point`; the value, the gradient, Hessian-vector products (one vector or a
+block), the dense Hessian and the Jacobian all come from it, each from one formula. The solvers,
+the Hessian spectra, the slices and the classification of critical points all build on it.
 
 **Two ways to differentiate**, chosen by ``method`` in :meth:`BaseObjective.value` and its
 siblings: ``"fused"`` (default) evaluates the closed forms of the :class:`Point`, and
@@ -44,7 +48,7 @@ _CHUNK_ELEMENTS = 1 << 22  # bound on the (samples × columns × units) temporar
 
 
 class BaseObjective:
-    """What every objective of the package offers: parameters, evaluation and derivatives.
+    r"""What every objective of the package offers: parameters, evaluation and derivatives.
 
     A subclass sets the attributes below in its constructor and implements :meth:`at` (the
     closed-form evaluation point) and ``_definition`` (the loss written with
@@ -55,13 +59,14 @@ class BaseObjective:
     d, k, p : int
         Input dimension, hidden units, number of parameters.
     trains_v : bool
-        Whether v is part of θ.
+        Whether :math:`v` is part of :math:`\theta`.
     v : numpy.ndarray or None
         Read-only copy of the fixed output weights (None when v is trained).
     activation : Activation
     null_loss : float
-        The loss of the network that outputs 0 everywhere, ½ E y² (½ mean y² on data): the
-        scale that the solvers' divergence test and the critical-point tolerances use.
+        The loss of the network that outputs 0 everywhere, :math:`\frac12 \mathbb E\, y^2`
+        (:math:`\frac12 \operatorname{mean}(y^2)` on data): the scale that the solvers'
+        divergence test and the critical-point tolerances use.
     """
 
     d: int
@@ -92,7 +97,7 @@ class BaseObjective:
     # --- parameters --------------------------------------------------------------------
 
     def pack(self, W, v=None) -> np.ndarray:
-        """Flatten (v, W) into θ.
+        r"""Flatten :math:`(v, W)` into :math:`\theta`.
 
         Parameters
         ----------
@@ -123,7 +128,7 @@ class BaseObjective:
         return np.concatenate([v, W.ravel()])
 
     def unpack(self, theta):
-        """Split θ into copies of (v, W); for a fixed v, a copy of it.
+        r"""Split :math:`\theta` into copies of :math:`(v, W)`; for a fixed :math:`v`, a copy of it.
 
         Examples
         --------
@@ -139,9 +144,10 @@ class BaseObjective:
         return np.array(v), np.array(W)
 
     def split(self, theta):
-        """Views (v, W) of a flat θ, without checks; works on autograd's traced arrays too.
+        r"""Views :math:`(v, W)` of a flat :math:`\theta`, without checks; works on autograd's
+        traced arrays too.
 
-        For a fixed v, the first item is the objective's (read-only) v.
+        For a fixed :math:`v`, the first item is the objective's (read-only) ``v``.
 
         Examples
         --------
@@ -178,13 +184,14 @@ class BaseObjective:
     # --- evaluation ----------------------------------------------------------------------
 
     def at(self, theta, *, validate: bool = True):
-        """The evaluation point at θ: value, gradient, Hessian-vector products, Hessian.
+        r"""The evaluation point at :math:`\theta`: value, gradient, Hessian-vector products,
+        Hessian.
 
         Parameters
         ----------
         theta : array_like, shape (p,)
         validate : bool
-            Check and copy θ, and check that the loss there is finite (default). The
+            Check and copy :math:`\theta`, and check that the loss there is finite (default). The
             package's solvers pass False for iterates they computed themselves, which may be
             non-finite when a run diverges; the values are then NaN or infinite rather than an
             error.
@@ -195,7 +202,8 @@ class BaseObjective:
         raise NotImplementedError
 
     def losses(self, thetas) -> np.ndarray:
-        """L at each row of ``thetas``, shape (m, p) (subclasses vectorize this)."""
+        r""":math:`\mathcal L` at each row of ``thetas``, shape (m, p) (subclasses vectorize
+        this)."""
         thetas = check_array(thetas, "thetas", ndim=2, shape=(None, self.p))
         return np.array([self.at(theta, validate=False).value for theta in thetas])
 
@@ -215,7 +223,7 @@ class BaseObjective:
         return result
 
     def value(self, theta, method: str = "fused") -> float:
-        """The loss L(θ).
+        r"""The loss :math:`\mathcal L(\theta)`.
 
         Examples
         --------
@@ -231,7 +239,7 @@ class BaseObjective:
         return self._finite(lambda: self.at(theta, validate=False).value, "loss")
 
     def grad(self, theta, method: str = "fused") -> np.ndarray:
-        """The gradient ∇L(θ), shape (p,).
+        r"""The gradient :math:`\nabla\mathcal L(\theta)`, shape (p,).
 
         Examples
         --------
@@ -247,7 +255,8 @@ class BaseObjective:
         return self._finite(lambda: self.at(theta, validate=False).grad, "gradient")
 
     def value_and_grad(self, theta) -> tuple[float, np.ndarray]:
-        """L(θ) and ∇L(θ) from one forward pass (the fused path).
+        r""":math:`\mathcal L(\theta)` and :math:`\nabla\mathcal L(\theta)` from one forward pass
+        (the fused path).
 
         Examples
         --------
@@ -262,7 +271,8 @@ class BaseObjective:
         return point.value, self._finite(lambda: point.grad, "gradient")
 
     def hvp(self, theta, u, method: str = "fused") -> np.ndarray:
-        """The Hessian-vector product ∇²L(θ) u, shape (p,), without forming the Hessian.
+        r"""The Hessian-vector product :math:`\nabla^2\mathcal L(\theta)\,u`, shape (p,), without
+        forming the Hessian.
 
         Examples
         --------
@@ -281,9 +291,9 @@ class BaseObjective:
         return self._finite(lambda: self.at(theta, validate=False).hvp(u), "Hessian-vector product")
 
     def hessian(self, theta, method: str = "fused") -> np.ndarray:
-        """The dense Hessian ∇²L(θ), shape (p, p), symmetric.
+        r"""The dense Hessian :math:`\nabla^2\mathcal L(\theta)`, shape (p, p), symmetric.
 
-        Memory is O(p²): use :meth:`hvp` for large problems.
+        Memory is :math:`O(p^2)`: use :meth:`hvp` for large problems.
 
         Examples
         --------
@@ -302,7 +312,8 @@ class BaseObjective:
 
 
 class Objective(BaseObjective):
-    """The loss L = 1/(2n) Σᵢ (vᵀφ(W xᵢ) − yᵢ)² on data, with value, gradient and Hessian.
+    r"""The loss :math:`\mathcal L = \frac{1}{2n} \sum_i (v^\top\phi(W x_i) - y_i)^2` on data, with
+    value, gradient and Hessian.
 
     Parameters
     ----------
@@ -311,11 +322,14 @@ class Objective(BaseObjective):
     y : array_like, shape (n,)
         Labels.
     activation : str, Activation or callable
-        The activation φ, as accepted by :func:`~shallowlearn.activations.get_activation`.
+        The activation :math:`\phi`, as accepted by
+        :func:`~shallowlearn.activations.get_activation`.
     v : array_like, shape (k,), optional
-        Fixed output weights: the loss is then a function of W only, θ = vec(W), p = kd.
+        Fixed output weights: the loss is then a function of :math:`W` only,
+        :math:`\theta = \operatorname{vec}(W)`, :math:`p = kd`.
     k : int, optional
-        Number of hidden units when v is trained too: θ = [v, vec(W)], p = k + kd.
+        Number of hidden units when :math:`v` is trained too:
+        :math:`\theta = [v, \operatorname{vec}(W)]`, :math:`p = k + kd`.
         Give exactly one of ``v`` and ``k``.
     **activation_params
         Parameters of a named activation, such as ``b=4.0`` for softplus and sigmoid.
@@ -325,14 +339,14 @@ class Objective(BaseObjective):
     n, d, k, p : int
         Samples, input dimension, hidden units, number of parameters.
     trains_v : bool
-        Whether v is part of θ.
+        Whether :math:`v` is part of :math:`\theta`.
     X, y : numpy.ndarray
         Read-only copies of the data.
     v : numpy.ndarray or None
         Read-only copy of the fixed output weights (None when v is trained).
     activation : Activation
     null_loss : float
-        ½ mean y², the loss of the zero network.
+        :math:`\frac12 \operatorname{mean}(y^2)`, the loss of the zero network.
 
     Examples
     --------
@@ -371,13 +385,14 @@ class Objective(BaseObjective):
         return 0.5 * anp.mean((prediction - self.y) ** 2)
 
     def forward(self, W, v, X=None, *, with_dphi: bool = False):
-        """Pre-activations Z = X Wᵀ and activations A = φ(Z), and the predictions A v.
+        r"""Pre-activations :math:`Z = XW^\top` and activations :math:`A = \phi(Z)`, and the
+        predictions :math:`Av`.
 
         The package's one forward pass. ``W`` may carry leading axes, shape (..., k, d), with
         ``v`` of shape (k,) or (..., k): then Z and A have shape (..., n, k) and the
-        predictions (..., n). φ comes from the activation's fused evaluation
+        predictions (..., n). :math:`\phi` comes from the activation's fused evaluation
         (:meth:`~shallowlearn.activations.Activation.evaluate`); with ``with_dphi`` the same
-        pass also returns φ′(Z), as a fourth item.
+        pass also returns :math:`\phi'(Z)`, as a fourth item.
 
         Examples
         --------
@@ -399,7 +414,7 @@ class Objective(BaseObjective):
         return (Z, A, pred, values[1]) if with_dphi else (Z, A, pred)
 
     def at(self, theta, *, rows=None, validate: bool = True) -> Point:
-        """The :class:`Point` at θ: one forward pass, every derivative from it.
+        r"""The :class:`Point` at :math:`\theta`: one forward pass, every derivative from it.
 
         Parameters
         ----------
@@ -407,7 +422,7 @@ class Objective(BaseObjective):
         rows : array_like of int, optional
             Evaluate the loss on these samples only (a minibatch): its mean is over them.
         validate : bool
-            Check and copy θ (default); see :meth:`BaseObjective.at`.
+            Check and copy :math:`\theta` (default); see :meth:`BaseObjective.at`.
 
         Returns
         -------
@@ -431,7 +446,8 @@ class Objective(BaseObjective):
         return point
 
     def losses(self, thetas) -> np.ndarray:
-        """L at each row of ``thetas`` (shape (m, p)), as array computations over the rows.
+        r""":math:`\mathcal L` at each row of ``thetas`` (shape (m, p)), as array computations over
+        the rows.
 
         Examples
         --------
@@ -454,10 +470,11 @@ class Objective(BaseObjective):
         return out
 
     def jacobian(self, theta) -> np.ndarray:
-        """The Jacobian J of the predictions with respect to θ, shape (n, p).
+        r"""The Jacobian :math:`J` of the predictions with respect to :math:`\theta`, shape (n, p).
 
-        The gradient is Jᵀr/n and the Gauss–Newton part of the Hessian is JᵀJ/n. Its smallest
-        singular value drives the local convergence argument of the paper (Section 7).
+        The gradient is :math:`J^\top r/n` and the Gauss–Newton part of the Hessian is
+        :math:`J^\top J/n`. Its smallest singular value drives the local convergence argument of
+        the paper (Section 7).
 
         Examples
         --------
@@ -471,7 +488,8 @@ class Objective(BaseObjective):
         return self.at(theta).jacobian()
 
     def predict(self, theta, X=None) -> np.ndarray:
-        """The network's outputs vᵀφ(W x) for the rows of X (default: the training inputs).
+        r"""The network's outputs :math:`v^\top\phi(Wx)` for the rows of ``X`` (default: the
+        training inputs).
 
         Examples
         --------
@@ -487,7 +505,7 @@ class Objective(BaseObjective):
         return self.forward(W, v, X)[2]
 
     def residuals(self, theta) -> np.ndarray:
-        """The residuals rᵢ = vᵀφ(W xᵢ) − yᵢ on the training data, shape (n,).
+        r"""The residuals :math:`r_i = v^\top\phi(W x_i) - y_i` on the training data, shape (n,).
 
         Examples
         --------
@@ -501,34 +519,39 @@ class Objective(BaseObjective):
 
 
 class Point:
-    """An :class:`Objective` evaluated at one θ: the forward pass once, every derivative from it.
+    r"""An :class:`Objective` evaluated at one :math:`\theta`: the forward pass once, every
+    derivative from it.
 
-    Build it with :meth:`Objective.at`. The forward quantities, with φ′ from the same fused
-    evaluation of the activation, are computed on construction; the gradient and the
-    second-order quantities (φ″ from that evaluation at order 2) when first asked for, then
-    kept.
+    Build it with :meth:`Objective.at`. The forward quantities, with :math:`\phi'` from the same
+    fused evaluation of the activation, are computed on construction; the gradient and the
+    second-order quantities (:math:`\phi''` from that evaluation at order 2) when first asked
+    for, then kept.
 
-    With r the residuals, φ′ and φ″ evaluated at the pre-activations Z, the Hessian is
-    H = JᵀJ/n + B: the Gauss–Newton part from the Jacobian J of the predictions
-    (∂predᵢ/∂zᵢℓ = v_ℓ φ′(zᵢℓ), the ``slope``), and the residual curvature B, block-diagonal
-    over the hidden units, from rᵢ v_ℓ φ″(zᵢℓ) (the ``curvature``) and, when v is trained,
-    rᵢ φ′(zᵢℓ) (the ``cross`` term of ∂²L/∂v_ℓ∂w_ℓ). :meth:`hvp` applies both to a vector or a
-    block of vectors, and :meth:`hessian` is :meth:`hvp` applied to the identity.
+    With :math:`r` the residuals, :math:`\phi'` and :math:`\phi''` evaluated at the
+    pre-activations :math:`Z`, the Hessian is :math:`H = J^\top J/n + B`: the Gauss–Newton part
+    from the Jacobian :math:`J` of the predictions
+    (:math:`\partial \mathrm{pred}_i/\partial z_{i\ell} = v_\ell \phi'(z_{i\ell})`, the
+    ``slope``), and the residual curvature :math:`B`, block-diagonal over the hidden units, from
+    :math:`r_i v_\ell \phi''(z_{i\ell})` (the ``curvature``) and, when :math:`v` is trained,
+    :math:`r_i \phi'(z_{i\ell})` (the ``cross`` term of
+    :math:`\partial^2\mathcal L/\partial v_\ell \partial w_\ell`). :meth:`hvp` applies both to a
+    vector or a block of vectors, and :meth:`hessian` is :meth:`hvp` applied to the identity.
 
     Attributes
     ----------
     objective : Objective
     theta : numpy.ndarray, shape (p,)
     v, W : numpy.ndarray
-        Views of θ (v is the fixed one when v is not trained).
+        Views of :math:`\theta` (``v`` is the fixed one when :math:`v` is not trained).
     n : int
         Samples the loss is averaged over (a minibatch's size when built with ``rows``).
     X, y : numpy.ndarray
         Those samples.
     Z, A, dphi : numpy.ndarray, shape (n, k)
-        Pre-activations zᵢℓ = w_ℓᵀxᵢ, activations φ(zᵢℓ) and slopes φ′(zᵢℓ).
+        Pre-activations :math:`z_{i\ell} = w_\ell^\top x_i`, activations :math:`\phi(z_{i\ell})`
+        and slopes :math:`\phi'(z_{i\ell})`.
     r : numpy.ndarray, shape (n,)
-        Residuals vᵀφ(W xᵢ) − yᵢ.
+        Residuals :math:`v^\top\phi(W x_i) - y_i`.
     value : float
         The loss.
 
@@ -560,28 +583,32 @@ class Point:
 
     @cached_property
     def grad(self) -> np.ndarray:
-        """∇L(θ), shape (p,)."""
+        r""":math:`\nabla\mathcal L(\theta)`, shape (p,)."""
         D = self.dphi * self.r[:, None] * self.v[None, :]  # ∂L/∂Z times n
         gW = (D.T @ self.X).ravel() / self.n
         return np.concatenate([self.A.T @ self.r / self.n, gW]) if self.objective.trains_v else gW
 
     @cached_property
     def slope(self) -> np.ndarray:
-        """v_ℓ φ′(zᵢℓ) = ∂predᵢ/∂zᵢℓ, shape (n, k)."""
+        r""":math:`v_\ell \phi'(z_{i\ell}) = \partial \mathrm{pred}_i/\partial z_{i\ell}`,
+        shape (n, k)."""
         return self.dphi * self.v
 
     @cached_property
     def curvature(self) -> np.ndarray:
-        """The residual curvature weights rᵢ v_ℓ φ″(zᵢℓ), shape (n, k).
+        r"""The residual curvature weights :math:`r_i v_\ell \phi''(z_{i\ell})`, shape (n, k).
 
-        Unit ℓ's block of the residual curvature is Xᵀ diag(curvature[:, ℓ]) X / n.
+        Unit :math:`\ell`'s block of the residual curvature is
+        :math:`X^\top \operatorname{diag}(\mathtt{curvature}[:, \ell])\, X / n`.
         """
         ddphi = self.objective.activation.evaluate(self.Z, order=2)[2]
         return ddphi * self.r[:, None] * self.v
 
     @cached_property
     def cross(self) -> np.ndarray | None:
-        """rᵢ φ′(zᵢℓ), behind ∂²L/∂v_ℓ∂w_ℓ; None when v is fixed."""
+        r""":math:`r_i \phi'(z_{i\ell})`, behind
+        :math:`\partial^2\mathcal L/\partial v_\ell \partial w_\ell`; None when :math:`v` is
+        fixed."""
         return self.dphi * self.r[:, None] if self.objective.trains_v else None
 
     def jacobian(self) -> np.ndarray:
@@ -591,7 +618,8 @@ class Point:
         return np.concatenate([self.A, JW], axis=1) if obj.trains_v else JW
 
     def hvp(self, U) -> np.ndarray:
-        """∇²L(θ) U for one vector, shape (p,), or a block of vectors, shape (p, b)."""
+        r""":math:`\nabla^2\mathcal L(\theta)\,U` for one vector, shape (p,), or a block of vectors,
+        shape (p, b)."""
         U = np.asarray(U, dtype=np.float64)
         if U.ndim == 1:
             return self._product(U[:, None])[:, 0]

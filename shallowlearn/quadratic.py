@@ -1,22 +1,32 @@
-"""The quadratic activation φ(z) = z²: the convex lifted problem behind Theorems 2.1 and 2.2.
+r"""The quadratic activation :math:`\phi(z) = z^2`: the convex lifted problem behind Theorems 2.1
+and 2.2.
 
-With φ(z) = z² the network computes a quadratic form, vᵀφ(Wx) = xᵀMx with M = WᵀD_vW
-(D_v = diag(v)), so the loss factors as L(W) = f(WᵀD_vW) through
+With :math:`\phi(z) = z^2` the network computes a quadratic form,
+:math:`v^\top\phi(Wx) = x^\top M x` with :math:`M = W^\top D_v W`
+(:math:`D_v = \operatorname{diag}(v)`), so the loss factors as
+:math:`\mathcal L(W) = f(W^\top D_v W)` through
 
-    f(M) = 1/(2n) Σᵢ (xᵢᵀ M xᵢ − yᵢ)²,
+.. math::
 
-a convex quadratic in the symmetric matrix M. Which matrices W ↦ WᵀD_vW reaches depends on the
-signs of v (:func:`reachable_cone`): every symmetric M when v has at least d positive and d
-negative entries, the positive semidefinite cone when all its non-zero entries are positive and
-at least d of them are. Over that convex set, f is minimized by least squares
-(:func:`lifted_optimum`), and the gradient of f, G = (1/n) Σᵢ rᵢ xᵢxᵢᵀ, certifies optimality
-(Lemma 6.1; :func:`optimality_certificate`).
+    f(M) = \frac{1}{2n} \sum_i (x_i^\top M x_i - y_i)^2,
 
-In vectorized form, xᵢᵀMxᵢ = ⟨svec(xᵢxᵢᵀ), svec(M)⟩ with svec the d(d+1)/2 upper-triangular
-entries, off-diagonal ones times √2 so that inner products are preserved. The n × d(d+1)/2
-matrix of the svec(xᵢxᵢᵀ) is the paper's Khatri–Rao product X * X, up to that isometry
-(:func:`khatri_rao`); its rank is min(n, d(d+1)/2) for generic X (Lemma 5.6), which is why the
-loss can be driven to zero for any labels when n ≤ d(d+1)/2.
+a convex quadratic in the symmetric matrix :math:`M`. Which matrices
+:math:`W \mapsto W^\top D_v W` reaches depends on the signs of :math:`v` (:func:`reachable_cone`):
+every symmetric :math:`M` when :math:`v` has at least :math:`d` positive and :math:`d` negative
+entries, the positive semidefinite cone when all its non-zero entries are positive and at least
+:math:`d` of them are. Over that convex set, :math:`f` is minimized by least squares
+(:func:`lifted_optimum`), and the gradient of :math:`f`,
+:math:`G = \frac1n \sum_i r_i x_i x_i^\top`, certifies optimality (Lemma 6.1;
+:func:`optimality_certificate`).
+
+In vectorized form,
+:math:`x_i^\top M x_i = \langle \operatorname{svec}(x_i x_i^\top), \operatorname{svec}(M) \rangle`
+with :math:`\operatorname{svec}` the :math:`d(d+1)/2` upper-triangular entries, off-diagonal
+ones times :math:`\sqrt 2` so that inner products are preserved. The :math:`n \times d(d+1)/2`
+matrix of the :math:`\operatorname{svec}(x_i x_i^\top)` is the paper's Khatri–Rao product
+:math:`X * X`, up to that isometry (:func:`khatri_rao`); its rank is :math:`\min(n, d(d+1)/2)`
+for generic :math:`X` (Lemma 5.6), which is why the loss can be driven to zero for any labels
+when :math:`n \le d(d+1)/2`.
 """
 
 from __future__ import annotations
@@ -71,10 +81,13 @@ def _smat(m: np.ndarray, d: int) -> np.ndarray:
 
 
 def khatri_rao(X) -> np.ndarray:
-    """The features svec(xᵢxᵢᵀ), one row per sample: shape (n, d(d+1)/2).
+    r"""The features :math:`\operatorname{svec}(x_i x_i^\top)`, one row per sample:
+    shape (n, d(d+1)/2).
 
-    Row i dotted with svec(M) is xᵢᵀMxᵢ, so f(M) = ‖Φ svec(M) − y‖²/(2n) with Φ this matrix.
-    Its Gram matrix is (XXᵀ)∘(XXᵀ), that of the paper's Khatri–Rao product X * X (Lemma 5.4).
+    Row :math:`i` dotted with :math:`\operatorname{svec}(M)` is :math:`x_i^\top M x_i`, so
+    :math:`f(M) = \lVert \Phi \operatorname{svec}(M) - y \rVert^2/(2n)` with :math:`\Phi` this
+    matrix. Its Gram matrix is :math:`(XX^\top) \circ (XX^\top)`, that of the paper's Khatri–Rao
+    product :math:`X * X` (Lemma 5.4).
 
     Examples
     --------
@@ -94,20 +107,21 @@ def khatri_rao(X) -> np.ndarray:
 
 @dataclass(frozen=True)
 class KhatriRaoSpectrum:
-    """Rank and extreme singular values of the Khatri–Rao features (:func:`khatri_rao_spectrum`).
+    r"""Rank and extreme singular values of the Khatri–Rao features (:func:`khatri_rao_spectrum`).
 
     Attributes
     ----------
     n, d : int
     rank : int
-        Numerical rank (singular values above max(n, d(d+1)/2) · eps · σ_max).
+        Numerical rank (singular values above
+        :math:`\max(n, d(d+1)/2) \cdot \mathrm{eps} \cdot \sigma_{\max}`).
     generic_rank : int
-        min(n, d(d+1)/2), the rank for almost every X (Lemma 5.6).
+        :math:`\min(n, d(d+1)/2)`, the rank for almost every :math:`X` (Lemma 5.6).
     sigma_min : float
         The generic_rank-th singular value: positive exactly when rank = generic_rank.
-        Corollary 7.5: of order d for Gaussian X and d ≤ n ≤ c d².
+        Corollary 7.5: of order :math:`d` for Gaussian :math:`X` and :math:`d \le n \le c\,d^2`.
     sigma_max : float
-        Of order √(nd) in the same regime (Corollary 7.5).
+        Of order :math:`\sqrt{nd}` in the same regime (Corollary 7.5).
     """
 
     n: int
@@ -119,7 +133,7 @@ class KhatriRaoSpectrum:
 
 
 def khatri_rao_spectrum(X) -> KhatriRaoSpectrum:
-    """Rank and extreme singular values of X * X (Lemma 5.6, Corollary 7.5).
+    """Rank and extreme singular values of :math:`X * X` (Lemma 5.6, Corollary 7.5).
 
     Examples
     --------
@@ -146,7 +160,7 @@ def khatri_rao_spectrum(X) -> KhatriRaoSpectrum:
 
 
 def lift(W, v) -> np.ndarray:
-    """M = WᵀD_vW, the matrix of the quadratic form the network computes.
+    r""":math:`M = W^\top D_v W`, the matrix of the quadratic form the network computes.
 
     Examples
     --------
@@ -166,13 +180,15 @@ def _sign_counts(v: np.ndarray) -> tuple[int, int]:
 
 
 def reachable_cone(v, d: int) -> str:
-    """The convex set of matrices WᵀD_vW, W ∈ ℝ^{k×d}, named by the signs of v.
+    r"""The convex set of matrices :math:`W^\top D_v W`, :math:`W \in \mathbb R^{k\times d}`, named
+    by the signs of :math:`v`.
 
-    Returns ``"symmetric"`` (all symmetric d×d matrices) when v has at least d positive and d
-    negative entries, ``"psd"`` (the positive semidefinite cone) when v has no negative and at
-    least d positive entries, and ``"nsd"`` (its negative) symmetrically. With fewer entries of
-    a sign, the reachable matrices have at most that many eigenvalues of that sign: a set that
-    is not convex, so the lifted problem loses its meaning and a ValueError says so.
+    Returns ``"symmetric"`` (all symmetric :math:`d\times d` matrices) when :math:`v` has at least
+    :math:`d` positive and :math:`d` negative entries, ``"psd"`` (the positive semidefinite cone)
+    when :math:`v` has no negative and at least :math:`d` positive entries, and ``"nsd"`` (its
+    negative) symmetrically. With fewer entries of a sign, the reachable matrices have at most
+    that many eigenvalues of that sign: a set that is not convex, so the lifted problem loses its
+    meaning and a ValueError says so.
 
     Examples
     --------
@@ -199,14 +215,16 @@ def reachable_cone(v, d: int) -> str:
 
 @dataclass(frozen=True, eq=False)
 class LiftedOptimum:
-    """The minimizer of f(M) = 1/(2n) Σᵢ (xᵢᵀMxᵢ − yᵢ)² over a reachable cone.
+    r"""The minimizer of :math:`f(M) = \frac{1}{2n} \sum_i (x_i^\top M x_i - y_i)^2` over a
+    reachable cone.
 
     Attributes
     ----------
     M : numpy.ndarray, shape (d, d)
         A minimizer (for the symmetric cone, the one of least Frobenius norm).
     loss : float
-        f(M), the global optimum L* of L(W) = f(WᵀD_vW) for every v that reaches the cone.
+        :math:`f(M)`, the global optimum :math:`L^\star` of :math:`\mathcal L(W) = f(W^\top D_v W)`
+        for every :math:`v` that reaches the cone.
     cone : str
         ``"symmetric"``, ``"psd"`` or ``"nsd"``.
     iterations : int
@@ -220,14 +238,15 @@ class LiftedOptimum:
 
 
 def lifted_optimum(X, y, cone: str = "symmetric", *, tol: float = 1e-10, maxiter: int = 100_000) -> LiftedOptimum:
-    """Minimize the convex f(M) = 1/(2n) Σᵢ (xᵢᵀMxᵢ − yᵢ)² over a cone of symmetric matrices.
+    r"""Minimize the convex :math:`f(M) = \frac{1}{2n} \sum_i (x_i^\top M x_i - y_i)^2` over a
+    cone of symmetric matrices.
 
-    Over all symmetric M this is least squares on the Khatri–Rao features
+    Over all symmetric :math:`M` this is least squares on the Khatri–Rao features
     (:func:`numpy.linalg.lstsq`). Over the positive semidefinite cone it is solved by
-    accelerated projected gradient (FISTA with step 1/σ_max(Φ)²·n and adaptive restart; the
-    projection clips negative eigenvalues), stopped when the projected-gradient step is below
-    ``tol`` times the gradient of f at M = 0. The negative semidefinite cone is the PSD problem
-    with −y.
+    accelerated projected gradient (FISTA with step :math:`n/\sigma_{\max}(\Phi)^2` and adaptive
+    restart; the projection clips negative eigenvalues), stopped when the projected-gradient
+    step is below ``tol`` times the gradient of :math:`f` at :math:`M = 0`. The negative
+    semidefinite cone is the PSD problem with :math:`-y`.
 
     Parameters
     ----------
@@ -244,7 +263,7 @@ def lifted_optimum(X, y, cone: str = "symmetric", *, tol: float = 1e-10, maxiter
 
     Examples
     --------
-    Below n = d(d+1)/2 any labels are fitted exactly:
+    Below :math:`n = d(d+1)/2` any labels are fitted exactly:
 
     >>> import numpy as np
     >>> from shallowlearn.quadratic import lifted_optimum
@@ -314,19 +333,20 @@ def _check_quadratic(objective) -> Objective:
 
 @dataclass(frozen=True, eq=False)
 class Certificate:
-    """The optimality certificate of a point of a quadratic-activation network (Lemma 6.1).
+    r"""The optimality certificate of a point of a quadratic-activation network (Lemma 6.1).
 
     Attributes
     ----------
     G : numpy.ndarray, shape (d, d)
-        (1/n) Σᵢ rᵢxᵢxᵢᵀ = ∇f(M) at M = WᵀD_vW. For the symmetric cone, W is a global
-        minimizer exactly when G = 0; for the PSD cone, when G ⪰ 0 and ⟨G, M⟩ = 0.
+        :math:`\frac1n \sum_i r_i x_i x_i^\top = \nabla f(M)` at :math:`M = W^\top D_v W`. For
+        the symmetric cone, :math:`W` is a global minimizer exactly when :math:`G = 0`; for the
+        PSD cone, when :math:`G \succeq 0` and :math:`\langle G, M \rangle = 0`.
     loss : float
-        L(W).
+        :math:`\mathcal L(W)`.
     optimal_loss : float
-        L*, the lifted optimum over the cone v reaches.
+        :math:`L^\star`, the lifted optimum over the cone :math:`v` reaches.
     gap : float
-        L(W) − L* ≥ 0 (up to the accuracy of L*).
+        :math:`\mathcal L(W) - L^\star \ge 0` (up to the accuracy of :math:`L^\star`).
     cone : str
     """
 
@@ -338,13 +358,15 @@ class Certificate:
 
 
 def optimality_certificate(objective: Objective, theta, optimum: LiftedOptimum | None = None) -> Certificate:
-    """G(W) = (1/n) Σᵢ rᵢxᵢxᵢᵀ and the optimality gap L(W) − L* for the quadratic activation.
+    r""":math:`G(W) = \frac1n \sum_i r_i x_i x_i^\top` and the optimality gap
+    :math:`\mathcal L(W) - L^\star` for the quadratic activation.
 
     Parameters
     ----------
     objective : Objective
-        With the quadratic activation. With v fixed, the cone is :func:`reachable_cone` of v;
-        with v trained (and k ≥ d), every symmetric M is reachable.
+        With the quadratic activation. With :math:`v` fixed, the cone is :func:`reachable_cone`
+        of :math:`v`; with :math:`v` trained (and :math:`k \ge d`), every symmetric :math:`M` is
+        reachable.
     theta : array_like, shape (p,)
     optimum : LiftedOptimum, optional
         A precomputed :func:`lifted_optimum` for the objective's data, to reuse across points.
@@ -388,17 +410,20 @@ def optimality_certificate(objective: Objective, theta, optimum: LiftedOptimum |
 
 
 def factorize(M, v) -> np.ndarray:
-    """A W with WᵀD_vW = M, for a symmetric M whose inertia the signs of v allow.
+    r"""A :math:`W` with :math:`W^\top D_v W = M`, for a symmetric :math:`M` whose inertia the
+    signs of :math:`v` allow.
 
-    Each positive eigenpair (λ, q) of M goes to its own unit with v_ℓ > 0, as the row
-    √(λ/v_ℓ) qᵀ, each negative one to a unit with v_ℓ < 0; the remaining rows are zero. This
-    needs at least as many positive entries in v as M has positive eigenvalues, and likewise
-    for negative ones (eigenvalues below d · eps · ‖M‖ in magnitude count as zero).
+    Each positive eigenpair :math:`(\lambda, q)` of :math:`M` goes to its own unit with
+    :math:`v_\ell > 0`, as the row :math:`\sqrt{\lambda/v_\ell}\, q^\top`, each negative one to a
+    unit with :math:`v_\ell < 0`; the remaining rows are zero. This needs at least as many
+    positive entries in :math:`v` as :math:`M` has positive eigenvalues, and likewise for
+    negative ones (eigenvalues below :math:`d \cdot \mathrm{eps} \cdot \lVert M \rVert` in
+    magnitude count as zero).
 
     Parameters
     ----------
     M : array_like, shape (d, d)
-        Symmetric (asymmetry above 1e-12 · ‖M‖ is refused).
+        Symmetric (asymmetry above :math:`10^{-12} \cdot \lVert M \rVert` is refused).
     v : array_like, shape (k,)
 
     Returns
@@ -445,15 +470,16 @@ def factorize(M, v) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class ZeroSaddle:
-    """The critical point W = 0 of a quadratic network with fixed v.
+    r"""The critical point :math:`W = 0` of a quadratic network with fixed :math:`v`.
 
     Attributes
     ----------
     G : numpy.ndarray, shape (d, d)
-        −(1/n) Σᵢ yᵢxᵢxᵢᵀ, the certificate at W = 0.
+        :math:`-\frac1n \sum_i y_i x_i x_i^\top`, the certificate at :math:`W = 0`.
     eigenvalues : numpy.ndarray, shape (kd,)
-        The Hessian's spectrum, ascending: the Hessian is block-diagonal with block 2v_ℓG for
-        unit ℓ, so its eigenvalues are the products 2v_ℓλⱼ(G).
+        The Hessian's spectrum, ascending: the Hessian is block-diagonal with block
+        :math:`2 v_\ell G` for unit :math:`\ell`, so its eigenvalues are the products
+        :math:`2 v_\ell \lambda_j(G)`.
     """
 
     G: np.ndarray = field(repr=False)
@@ -461,7 +487,7 @@ class ZeroSaddle:
 
     @property
     def lambda_min(self) -> float:
-        """The most negative eigenvalue; W = 0 is a strict saddle when it is negative."""
+        """The most negative eigenvalue; :math:`W = 0` is a strict saddle when it is negative."""
         return float(self.eigenvalues[0])
 
     def __repr__(self) -> str:
@@ -469,10 +495,12 @@ class ZeroSaddle:
 
 
 def saddle_at_zero(objective: Objective) -> ZeroSaddle:
-    """The Hessian spectrum at W = 0 in closed form, {2v_ℓλⱼ(G)} with G = −(1/n) Σᵢ yᵢxᵢxᵢᵀ.
+    r"""The Hessian spectrum at :math:`W = 0` in closed form, :math:`\{2 v_\ell \lambda_j(G)\}`
+    with :math:`G = -\frac1n \sum_i y_i x_i x_i^\top`.
 
-    At W = 0 every prediction is 0, so r = −y, the Gauss–Newton term vanishes (φ′(0) = 0) and
-    the Hessian is the residual curvature alone: block 2v_ℓG for unit ℓ.
+    At :math:`W = 0` every prediction is 0, so :math:`r = -y`, the Gauss–Newton term vanishes
+    (:math:`\phi'(0) = 0`) and the Hessian is the residual curvature alone: block
+    :math:`2 v_\ell G` for unit :math:`\ell`.
 
     Examples
     --------
@@ -495,16 +523,18 @@ def saddle_at_zero(objective: Objective) -> ZeroSaddle:
 
 @dataclass(frozen=True, eq=False)
 class EscapeDirection:
-    """A direction U = abᵀ with WᵀD_va = 0 and its curvature (the paper's Case II).
+    r"""A direction :math:`U = ab^\top` with :math:`W^\top D_v a = 0` and its curvature (the
+    paper's Case II).
 
     Attributes
     ----------
     U : numpy.ndarray, shape (k, d)
-        Unit Frobenius norm (‖a‖ = ‖b‖ = 1).
+        Unit Frobenius norm (:math:`\lVert a \rVert = \lVert b \rVert = 1`).
     a : numpy.ndarray, shape (k,)
     b : numpy.ndarray, shape (d,)
     curvature : float
-        vec(U)ᵀ ∇²L vec(U) = 2 (aᵀD_va)(bᵀGb): negative means U escapes.
+        :math:`\operatorname{vec}(U)^\top \nabla^2\mathcal L \operatorname{vec}(U)
+        = 2 (a^\top D_v a)(b^\top G b)`: negative means :math:`U` escapes.
     """
 
     U: np.ndarray = field(repr=False)
@@ -514,16 +544,21 @@ class EscapeDirection:
 
 
 def case_two_direction(objective: Objective, theta) -> EscapeDirection:
-    """The most negative curvature among directions U = abᵀ with WᵀD_va = 0.
+    r"""The most negative curvature among directions :math:`U = ab^\top` with
+    :math:`W^\top D_v a = 0`.
 
-    Along such a U the lifted matrix does not move to first order (WᵀD_vU = 0), so the Hessian
-    sees only the residual curvature: ∇²L[U, U] = 2 (aᵀD_va)(bᵀGb), G = (1/n) Σᵢ rᵢxᵢxᵢᵀ.
-    The best a is an extreme eigenvector of D_v restricted to the null space of WᵀD_v, the best
-    b an extreme eigenvector of G, with opposite signs of aᵀD_va and bᵀGb. This is the escape
-    direction of the paper's proof of Theorem 2.1 when both sign blocks of D_vW are rank
-    deficient ("Case II"); at W = 0 it attains the Hessian's λ_min.
+    Along such a :math:`U` the lifted matrix does not move to first order
+    (:math:`W^\top D_v U = 0`), so the Hessian sees only the residual curvature:
+    :math:`\nabla^2\mathcal L[U, U] = 2 (a^\top D_v a)(b^\top G b)`,
+    :math:`G = \frac1n \sum_i r_i x_i x_i^\top`. The best :math:`a` is an extreme eigenvector of
+    :math:`D_v` restricted to the null space of :math:`W^\top D_v`, the best :math:`b` an extreme
+    eigenvector of :math:`G`, with opposite signs of :math:`a^\top D_v a` and :math:`b^\top G b`.
+    This is the escape direction of the paper's proof of Theorem 2.1 when both sign blocks of
+    :math:`D_v W` are rank deficient ("Case II"); at :math:`W = 0` it attains the Hessian's
+    :math:`\lambda_{\min}`.
 
-    Raises ValueError when WᵀD_v has no null space (then every critical point has G = 0).
+    Raises ValueError when :math:`W^\top D_v` has no null space (then every critical point has
+    :math:`G = 0`).
 
     Examples
     --------
@@ -556,7 +591,8 @@ def case_two_direction(objective: Objective, theta) -> EscapeDirection:
 
 
 def certificate_matrix(objective: Objective, theta) -> np.ndarray:
-    """G(W) = (1/n) Σᵢ rᵢxᵢxᵢᵀ alone, without the lifted optimum (see :func:`optimality_certificate`).
+    r""":math:`G(W) = \frac1n \sum_i r_i x_i x_i^\top` alone, without the lifted optimum (see
+    :func:`optimality_certificate`).
 
     Examples
     --------
