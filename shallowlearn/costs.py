@@ -1,7 +1,7 @@
-"""What curvature costs: the measurements that choose between dense and matrix-free routes.
+r"""What curvature costs: the measurements that choose between dense and matrix-free routes.
 
 Curvature at a point can be had two ways. The dense way forms the Hessian (p Hessian-vector
-products, or one block product of p columns) and diagonalizes it, O(p³), up to
+products, or one block product of p columns) and diagonalizes it, :math:`O(p^3)`, up to
 p = :data:`~shallowlearn.spectrum.DENSE_LIMIT`. The matrix-free way uses products only: a
 Krylov solve of a second-order model (about twenty products on the problems of this package),
 or the iterative spectrum of :func:`~shallowlearn.spectrum.hessian_spectrum` (a few dozen
@@ -14,7 +14,7 @@ choose by :func:`curvature_costs`, which measures, once per objective:
   block product of 16 columns, or p single products when the eigendecomposition alone already
   costs more than :data:`TYPICAL_KRYLOV_PRODUCTS` products) plus the time of
   :func:`numpy.linalg.eigh` of size p (timed once per process at size min(p, 160) and scaled
-  as p³); infinite above ``DENSE_LIMIT``;
+  as :math:`p^3`); infinite above ``DENSE_LIMIT``;
 - ``spectrum``: :data:`SPECTRUM_PRODUCTS` products plus the fixed overhead of the iterative
   spectrum, timed once per process on a small problem (only when it can matter, that is when
   ``dense`` exceeds the products alone).
@@ -86,7 +86,8 @@ class CurvatureCosts:
     spectrum: float
 
     def dense_affordable(self) -> bool:
-        """Whether the dense route is allowed now: p ≤ ``DENSE_LIMIT`` (read at each call)."""
+        r"""Whether the dense route is allowed now: :math:`p \le` ``DENSE_LIMIT`` (read at each
+        call)."""
         return self.p <= spectrum.DENSE_LIMIT and np.isfinite(self.dense)
 
     def krylov_budget(self) -> int | None:
@@ -103,7 +104,7 @@ class CurvatureCosts:
         return budget is None or budget >= TYPICAL_KRYLOV_PRODUCTS
 
     def prefers_dense_spectrum(self) -> bool:
-        """Whether the dense eigendecomposition is the cheaper route to λ_min."""
+        r"""Whether the dense eigendecomposition is the cheaper route to :math:`\lambda_{\min}`."""
         return self.dense_affordable() and self.dense <= self.spectrum
 
 

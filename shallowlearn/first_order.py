@@ -24,18 +24,20 @@ __all__ = ["gradient_descent", "perturbed_gradient_descent", "pgd_theory_paramet
 
 @solver(stationarity="first")
 def gradient_descent(objective, *, step: float = 0.01, line_search: bool = False):
-    """Gradient descent θ ← θ − η∇L(θ), with a fixed step or Armijo backtracking.
+    r"""Gradient descent :math:`\theta \leftarrow \theta - \eta\nabla\mathcal L(\theta)`, with a
+    fixed step or Armijo backtracking.
 
-    Stops at ‖∇L‖ ≤ ``grad_tol``, a first-order test that saddle points pass too. Uses no
-    randomness.
+    Stops at :math:`\lVert\nabla\mathcal L\rVert \le` ``grad_tol``, a first-order test that
+    saddle points pass too. Uses no randomness.
 
     Parameters
     ----------
     step : float
-        The step η > 0. With ``line_search``, the largest step tried.
+        The step :math:`\eta > 0`. With ``line_search``, the largest step tried.
     line_search : bool
         Armijo backtracking: halve the trial step (starting from twice the last accepted one,
-        at most ``step``) until L decreases by at least 10⁻⁴·t‖∇L‖².
+        at most ``step``) until :math:`\mathcal L` decreases by at least
+        :math:`10^{-4}\, t \lVert\nabla\mathcal L\rVert^2`.
 
     Examples
     --------
@@ -69,20 +71,22 @@ def gradient_descent(objective, *, step: float = 0.01, line_search: bool = False
 def perturbed_gradient_descent(
     objective, *, step: float = 0.01, r: float = 1e-3, t_thres: int = 100, f_thres: float = 1e-10
 ):
-    """Perturbed gradient descent (Jin et al. 2017, Algorithm 2).
+    r"""Perturbed gradient descent (Jin et al. 2017, Algorithm 2).
 
-    Gradient descent with a fixed step, except that when ‖∇L‖ ≤ ``grad_tol`` (Jin et al.'s
-    g_thres) and no perturbation happened in the last ``t_thres`` iterations, the point is
-    remembered as θ̃ and moved by ξ, drawn uniformly from the ball of radius ``r`` (from
-    ``rng``). If ``t_thres`` iterations later L has not dropped below L(θ̃) − ``f_thres``, the
-    run stops as converged and returns θ̃, which is then an approximate second-order stationary
-    point with high probability. Near a saddle the perturbation grows along negative curvature
-    and the loss drops, so the run continues.
+    Gradient descent with a fixed step, except that when
+    :math:`\lVert\nabla\mathcal L\rVert \le` ``grad_tol`` (Jin et al.'s :math:`g_{\mathrm{thres}}`)
+    and no perturbation happened in the last ``t_thres`` iterations, the point is remembered as
+    :math:`\tilde\theta` and moved by :math:`\xi`, drawn uniformly from the ball of radius ``r``
+    (from ``rng``). If ``t_thres`` iterations later :math:`\mathcal L` has not dropped below
+    :math:`\mathcal L(\tilde\theta)` minus ``f_thres``, the run stops as converged and returns
+    :math:`\tilde\theta`, which is then an approximate second-order stationary point with high
+    probability. Near a saddle the perturbation grows along negative curvature and the loss
+    drops, so the run continues.
 
     Parameters
     ----------
     step : float
-        The step η > 0.
+        The step :math:`\eta > 0`.
     r : float
         Perturbation radius.
     t_thres : int
@@ -137,15 +141,24 @@ def pgd_theory_parameters(
     *, ell: float, rho: float, epsilon: float, delta_f: float, dim: int, c: float,
     delta: float = 0.1,
 ) -> dict[str, float]:
-    """The parameters of perturbed gradient descent prescribed by Jin et al. (2017).
+    r"""The parameters of perturbed gradient descent prescribed by Jin et al. (2017).
 
-    For an ℓ-gradient-Lipschitz, ρ-Hessian-Lipschitz loss, Algorithm 2 of Jin, Ge, Netrapalli,
-    Kakade & Jordan (ICML 2017, arXiv:1703.00887) reaches an ε-second-order stationary point
-    (‖∇L‖ ≤ ε, λ_min ≥ −√(ρε)) with probability at least 1 − δ using
+    For an :math:`\ell`-gradient-Lipschitz, :math:`\rho`-Hessian-Lipschitz loss, Algorithm 2 of
+    Jin, Ge, Netrapalli, Kakade & Jordan (ICML 2017, arXiv:1703.00887) reaches an
+    :math:`\epsilon`-second-order stationary point
+    (:math:`\lVert\nabla\mathcal L\rVert \le \epsilon`,
+    :math:`\lambda_{\min} \ge -\sqrt{\rho\epsilon}`) with probability at least
+    :math:`1 - \delta` using
 
-    - χ = 3·max(log(dℓΔ_f / (cε²δ)), 4),
-    - η = c/ℓ,  r = (√c/χ²)·ε/ℓ,  g_thres = (√c/χ²)·ε,
-    - f_thres = (c/χ³)·√(ε³/ρ),  t_thres = (χ/c²)·ℓ/√(ρε).
+    .. math::
+
+        \chi &= 3\max\bigl(\log(d\ell\Delta_f / (c\epsilon^2\delta)), 4\bigr),
+
+        \eta &= c/\ell, \quad r = (\sqrt c/\chi^2)\,\epsilon/\ell, \quad
+        g_{\mathrm{thres}} = (\sqrt c/\chi^2)\,\epsilon,
+
+        f_{\mathrm{thres}} &= (c/\chi^3)\sqrt{\epsilon^3/\rho}, \quad
+        t_{\mathrm{thres}} = (\chi/c^2)\,\ell/\sqrt{\rho\epsilon}.
 
     The absolute constant ``c`` is a free parameter: the theorem holds for c below some
     constant whose value the paper leaves unspecified, so no choice of c here is certified.
@@ -156,25 +169,27 @@ def pgd_theory_parameters(
     Parameters
     ----------
     ell : float
-        Gradient Lipschitz constant ℓ > 0.
+        Gradient Lipschitz constant :math:`\ell > 0`.
     rho : float
-        Hessian Lipschitz constant ρ > 0.
+        Hessian Lipschitz constant :math:`\rho > 0`.
     epsilon : float
-        Target accuracy ε > 0.
+        Target accuracy :math:`\epsilon > 0`.
     delta_f : float
-        An upper bound Δ_f ≥ L(θ₀) − min L, > 0.
+        An upper bound :math:`\Delta_f \ge \mathcal L(\theta_0) - \min \mathcal L`, with
+        :math:`\Delta_f > 0`.
     dim : int
-        Number of parameters d (``objective.p``).
+        Number of parameters :math:`d` (``objective.p``).
     c : float
-        The absolute constant c > 0.
+        The absolute constant :math:`c > 0`.
     delta : float
-        Failure probability δ in (0, 1).
+        Failure probability :math:`\delta \in (0, 1)`.
 
     Returns
     -------
     dict
-        Keyword arguments for :func:`perturbed_gradient_descent`: ``step`` (η),
-        ``grad_tol`` (g_thres), ``r``, ``t_thres`` (rounded up) and ``f_thres``.
+        Keyword arguments for :func:`perturbed_gradient_descent`: ``step`` (:math:`\eta`),
+        ``grad_tol`` (:math:`g_{\mathrm{thres}}`), ``r``, ``t_thres`` (rounded up) and
+        ``f_thres``.
 
     Examples
     --------
@@ -209,24 +224,25 @@ def pgd_theory_parameters(
 
 @solver(stationarity="first")
 def sgd(objective, *, step: float = 0.01, batch_size: int | None = None, momentum: float = 0.0):
-    """Minibatch stochastic gradient descent with heavy-ball momentum.
+    r"""Minibatch stochastic gradient descent with heavy-ball momentum.
 
     One iteration is one epoch: the rows are shuffled (by ``rng``) and split into minibatches
-    of ``batch_size`` (the last one may be smaller); for each, with g_B the gradient of the
-    loss on the batch, u ← μu − ηg_B and θ ← θ + u. At the end of the epoch the full loss and
-    gradient are evaluated for the stopping test (‖∇L‖ ≤ ``grad_tol``, first order), the history
-    and the divergence check. In the over-parameterized regime, where a zero-loss point fits
-    every batch, the noise vanishes there and SGD converges with a constant step. Needs data:
-    an :class:`~shallowlearn.objective.Objective`.
+    of ``batch_size`` (the last one may be smaller); for each, with :math:`g_B` the gradient of
+    the loss on the batch, :math:`u \leftarrow \mu u - \eta g_B` and
+    :math:`\theta \leftarrow \theta + u`. At the end of the epoch the full loss and gradient are
+    evaluated for the stopping test (:math:`\lVert\nabla\mathcal L\rVert \le` ``grad_tol``,
+    first order), the history and the divergence check. In the over-parameterized regime,
+    where a zero-loss point fits every batch, the noise vanishes there and SGD converges with a
+    constant step. Needs data: an :class:`~shallowlearn.objective.Objective`.
 
     Parameters
     ----------
     step : float
-        Step η > 0.
+        Step :math:`\eta > 0`.
     batch_size : int, optional
         Rows per minibatch, 1 to n; default min(32, n).
     momentum : float
-        Momentum μ in [0, 1); 0 is plain SGD.
+        Momentum :math:`\mu \in [0, 1)`; 0 is plain SGD.
 
     Examples
     --------

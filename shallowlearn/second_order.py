@@ -1,7 +1,8 @@
-"""Second-order solvers: they use curvature, and they stop only at second-order stationary points.
+r"""Second-order solvers: they use curvature, and they stop only at second-order stationary points.
 
 All share the call shape, stopping contract and result type of :mod:`shallowlearn.solvers`, and
-stop when ‖∇L‖ ≤ ``grad_tol`` and λ_min(∇²L) ≥ −``curvature_tol``.
+stop when :math:`\lVert\nabla\mathcal L\rVert \le` ``grad_tol`` and
+:math:`\lambda_{\min}(\nabla^2\mathcal L) \ge` ``-curvature_tol``.
 
 - :func:`negative_curvature_descent`: gradient steps, and at near-critical points a step along
   the eigenvector of the most negative Hessian eigenvalue (Moré & Sorensen 1979; Carmon, Duchi,
@@ -92,23 +93,30 @@ class _Route:
 @solver(stationarity="second")
 def negative_curvature_descent(objective, *, step: float = 0.01, hessian_lipschitz: float = 1.0,
                                subproblem: str = "auto"):
-    """Gradient descent that steps along negative curvature at near-critical points.
+    r"""Gradient descent that steps along negative curvature at near-critical points.
 
-    While ‖∇L‖ > ``grad_tol`` it takes fixed gradient steps. Otherwise it computes the
-    smallest Hessian eigenpair (λ, u) (``subproblem``: dense eigendecomposition, the iterative
-    route of :func:`~shallowlearn.spectrum.hessian_spectrum` seeded by ``rng``, or by default
-    the cheaper of the two as measured by :func:`~shallowlearn.costs.curvature_costs`, always
-    iterative above :data:`~shallowlearn.spectrum.DENSE_LIMIT`); if λ ≥ −``curvature_tol`` the point
-    is second-order stationary and the run stops; else it moves to θ + αu with gᵀu ≤ 0 and
-    α = 2|λ|/ρ, the step that guarantees a decrease of 2|λ|³/(3ρ²) for a ρ-Lipschitz Hessian,
-    halving α until L(θ + αu) ≤ L(θ) + αgᵀu + α²λ/6.
+    While :math:`\lVert\nabla\mathcal L\rVert >` ``grad_tol`` it takes fixed gradient steps.
+    Otherwise it computes the smallest Hessian eigenpair :math:`(\lambda, u)` (``subproblem``:
+    dense eigendecomposition, the iterative route of
+    :func:`~shallowlearn.spectrum.hessian_spectrum` seeded by ``rng``, or by default the cheaper
+    of the two as measured by :func:`~shallowlearn.costs.curvature_costs`, always iterative above
+    :data:`~shallowlearn.spectrum.DENSE_LIMIT`); if :math:`\lambda \ge` ``-curvature_tol`` the
+    point is second-order stationary and the run stops; else it moves to
+    :math:`\theta + \alpha u` with :math:`g^\top u \le 0` and :math:`\alpha = 2|\lambda|/\rho`,
+    the step that guarantees a decrease of :math:`2|\lambda|^3/(3\rho^2)` for a
+    :math:`\rho`-Lipschitz Hessian, halving :math:`\alpha` until
+
+    .. math::
+
+        \mathcal L(\theta + \alpha u) \le \mathcal L(\theta) + \alpha g^\top u + \alpha^2\lambda/6.
 
     Parameters
     ----------
     step : float
-        Step η > 0 of the gradient steps.
+        Step :math:`\eta > 0` of the gradient steps.
     hessian_lipschitz : float
-        An estimate of ρ > 0. Too small costs a few halvings; too large gives short steps.
+        An estimate of :math:`\rho > 0`. Too small costs a few halvings; too large gives short
+        steps.
     subproblem : {"auto", "exact", "iterative"}
         How the smallest eigenpair is computed (see above).
 
@@ -146,29 +154,32 @@ def trust_region(
     objective, *, radius: float = 1.0, max_radius: float = 100.0, eta: float = 0.1,
     subproblem: str = "auto",
 ):
-    """Trust-region Newton method on the quadratic model of L.
+    r"""Trust-region Newton method on the quadratic model of :math:`\mathcal L`.
 
-    Each iteration minimises m(s) = L + gᵀs + ½sᵀHs over ‖s‖ ≤ Δ, then compares the actual
-    decrease with the predicted one, ρ = (L(θ) − L(θ+s)) / (m(0) − m(s)), both regularized
+    Each iteration minimises :math:`m(s) = \mathcal L + g^\top s + \frac12 s^\top H s` over
+    :math:`\lVert s\rVert \le \Delta`, then compares the actual decrease with the predicted one,
+    :math:`\rho = (\mathcal L(\theta) - \mathcal L(\theta + s)) / (m(0) - m(s))`, both regularized
     against round-off (:func:`shallowlearn.solvers.ratio_test`): the step is accepted if
-    ρ > ``eta``; Δ is quartered if ρ < ¼ and doubled (up to ``max_radius``) if ρ > ¾ and the
-    step reached the boundary (Nocedal & Wright, Algorithm 4.1). The run stops when
-    ‖∇L‖ ≤ ``grad_tol`` and λ_min ≥ −``curvature_tol``.
+    :math:`\rho >` ``eta``; :math:`\Delta` is quartered if :math:`\rho < 1/4` and doubled (up to
+    ``max_radius``) if :math:`\rho > 3/4` and the step reached the boundary (Nocedal & Wright,
+    Algorithm 4.1). The run stops when :math:`\lVert\nabla\mathcal L\rVert \le` ``grad_tol``
+    and :math:`\lambda_{\min} \ge` ``-curvature_tol``.
 
     The subproblem solvers:
 
     - ``"exact"``: eigendecompose the dense Hessian (counted as p Hessian-vector products) and
-      solve for the shift λ with ‖(H + λI)⁻¹g‖ = Δ, including the hard case; at a critical
-      point with negative curvature the step is Δ times a bottom eigenvector. Negative
-      eigenvalues above −``curvature_tol``, which the stopping test ignores, count as zero in
-      the model: near a degenerate minimum (a manifold of minimisers, with curvature of both
-      signs of the size of the gradient) they would otherwise send the steps along the
-      manifold instead of onto it.
+      solve for the shift :math:`\lambda` with :math:`\lVert(H + \lambda I)^{-1} g\rVert = \Delta`,
+      including the hard case; at a critical point with negative curvature the step is
+      :math:`\Delta` times a bottom eigenvector. Negative eigenvalues above ``-curvature_tol``,
+      which the stopping test ignores, count as zero in the model: near a degenerate minimum
+      (a manifold of minimisers, with curvature of both signs of the size of the gradient) they
+      would otherwise send the steps along the manifold instead of onto it.
     - ``"krylov"``: the same model minimised on the Krylov space of the gradient by Lanczos
       (:func:`~shallowlearn.subproblems.lanczos_step`, the GLTR method), matrix-free, with the
-      same treatment of negative Ritz values above −``curvature_tol``. It follows negative
-      curvature inside the Krylov space; when ‖∇L‖ ≤ ``grad_tol``, where that space says
-      nothing, the step is Δ times the bottom eigenvector of the stationarity test.
+      same treatment of negative Ritz values above ``-curvature_tol``. It follows negative
+      curvature inside the Krylov space; when :math:`\lVert\nabla\mathcal L\rVert \le`
+      ``grad_tol``, where that space says nothing, the step is :math:`\Delta` times the bottom
+      eigenvector of the stationarity test.
     - ``"cg"``: Steihaug–Toint truncated conjugate gradients (Nocedal & Wright, Algorithm 7.2),
       with the same eigenvector step at near-critical points.
     - ``"auto"``: ``"krylov"`` or ``"exact"``, whichever costs less, as measured for the
@@ -177,11 +188,11 @@ def trust_region(
     Parameters
     ----------
     radius : float
-        Initial trust radius Δ₀ > 0.
+        Initial trust radius :math:`\Delta_0 > 0`.
     max_radius : float
-        Largest trust radius, ≥ ``radius``.
+        Largest trust radius, at least ``radius``.
     eta : float
-        Acceptance threshold in [0, ¼).
+        Acceptance threshold in :math:`[0, 1/4)`.
     subproblem : {"auto", "exact", "krylov", "cg"}
 
     Examples
@@ -238,29 +249,35 @@ def trust_region(
 
 @solver(stationarity="second")
 def cubic_regularization(objective, *, sigma: float = 1.0, subproblem: str = "auto"):
-    """Cubic-regularized Newton with adaptive regularization (ARC).
+    r"""Cubic-regularized Newton with adaptive regularization (ARC).
 
-    Each iteration minimises the cubic model m(s) = L + gᵀs + ½sᵀHs + (σ/3)‖s‖³: its global
-    minimiser satisfies (H + σ‖s‖I)s = −g with H + σ‖s‖I ⪰ 0 (Nesterov & Polyak 2006, whose M/6
-    is σ/3 here). With ρ = actual / predicted decrease (regularized against round-off as in
-    :func:`shallowlearn.solvers.ratio_test`), the step is accepted if ρ ≥ 0.1; σ is halved (not
-    below 10⁻⁸) if ρ > 0.9 and doubled if ρ < 0.1 (Cartis, Gould & Toint 2011). The run stops
-    when ‖∇L‖ ≤ ``grad_tol`` and λ_min ≥ −``curvature_tol``. The subproblem solvers:
+    Each iteration minimises the cubic model
+    :math:`m(s) = \mathcal L + g^\top s + \frac12 s^\top H s + (\sigma/3)\lVert s\rVert^3`: its
+    global minimiser satisfies :math:`(H + \sigma\lVert s\rVert I)s = -g` with
+    :math:`H + \sigma\lVert s\rVert I \succeq 0` (Nesterov & Polyak 2006, whose :math:`M/6` is
+    :math:`\sigma/3` here). With :math:`\rho` the actual over the predicted decrease
+    (regularized against round-off as in :func:`shallowlearn.solvers.ratio_test`), the step is
+    accepted if :math:`\rho \ge 0.1`; :math:`\sigma` is halved (not below :math:`10^{-8}`) if
+    :math:`\rho > 0.9` and doubled if :math:`\rho < 0.1` (Cartis, Gould & Toint 2011). The run
+    stops when :math:`\lVert\nabla\mathcal L\rVert \le` ``grad_tol`` and
+    :math:`\lambda_{\min} \ge` ``-curvature_tol``. The subproblem solvers:
 
     - ``"exact"``: in the eigenbasis of the dense Hessian (counted as p Hessian-vector products
-      per new point; cost O(p³)), hard case included, so the step leaves critical points along
-      negative curvature.
+      per new point; cost :math:`O(p^3)`), hard case included, so the step leaves critical
+      points along negative curvature.
     - ``"krylov"``: on the Krylov space of the gradient by Lanczos, the subproblem of Cartis,
       Gould & Toint's ARC (:func:`~shallowlearn.subproblems.lanczos_step`), matrix-free; when
-      ‖∇L‖ ≤ ``grad_tol`` the step runs along the bottom eigenvector u of the stationarity test
-      (turned so that gᵀu ≤ 0), to the minimiser of the model on that line.
+      :math:`\lVert\nabla\mathcal L\rVert \le` ``grad_tol`` the step runs along the bottom
+      eigenvector :math:`u` of the stationarity test (turned so that :math:`g^\top u \le 0`), to
+      the minimiser of the model on that line.
     - ``"auto"``: whichever costs less, as measured for the objective (module docstring of
       :mod:`shallowlearn.second_order`).
 
     Parameters
     ----------
     sigma : float
-        Initial regularization weight σ > 0 (σ ≈ ρ/2 for a ρ-Lipschitz Hessian is safe).
+        Initial regularization weight :math:`\sigma > 0` (:math:`\sigma \approx \rho/2` for a
+        :math:`\rho`-Lipschitz Hessian is safe).
     subproblem : {"auto", "exact", "krylov"}
 
     Examples

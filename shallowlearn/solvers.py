@@ -1,11 +1,11 @@
-"""What every local-search solver shares: the call shape, the run loop, the result type.
+r"""What every local-search solver shares: the call shape, the run loop, the result type.
 
 Every solver is called as ``solver(objective, theta0, *, <its options>, max_iter, grad_tol,
 loss_tol, history_stride, callback, progress, rng)`` and returns a frozen
-:class:`SolverResult`: the final θ, a status with a readable reason, iteration and evaluation
-counts, a history of the loss and the gradient norm, a second-order certificate at the end (the
-smallest Hessian eigenvalue, with the route that computed it and its residual) and the wall
-time. :data:`SOLVERS` maps
+:class:`SolverResult`: the final :math:`\theta`, a status with a readable reason, iteration and
+evaluation counts, a history of the loss and the gradient norm, a second-order certificate at the
+end (the smallest Hessian eigenvalue, with the route that computed it and its residual) and the
+wall time. :data:`SOLVERS` maps
 each solver's name to the function, so that experiments and tests can run all of them on the
 same problems.
 
@@ -16,11 +16,12 @@ stopping, divergence, history, callback and progress bar. The statuses and the s
 are those of :mod:`shallowlearn.stopping`, which the batched engine follows too.
 
 What "stationary" means depends on what the solver knows. Gradient descent and SGD stop at
-‖∇L‖ ≤ ``grad_tol``, which includes saddle points: started exactly at the saddle W = 0 of a
-quadratic network they never move. Negative-curvature descent, the trust region and cubic
-regularization also require λ_min(∇²L) ≥ −``curvature_tol`` and otherwise step along negative
-curvature. Perturbed gradient descent uses Jin et al.'s test instead: a random perturbation that
-fails to lower the loss.
+:math:`\lVert\nabla\mathcal L\rVert \le` ``grad_tol``, which includes saddle points: started
+exactly at the saddle :math:`W = 0` of a quadratic network they never move. Negative-curvature
+descent, the trust region and cubic regularization also require
+:math:`\lambda_{\min}(\nabla^2\mathcal L) \ge` ``-curvature_tol`` and otherwise step along
+negative curvature. Perturbed gradient descent uses Jin et al.'s test instead: a random
+perturbation that fails to lower the loss.
 
 Curvature at a point (the smallest eigenpair of the stationarity test, and the final
 certificate) comes from the dense eigendecomposition or from the iterative route of
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import textwrap
 import time
 from dataclasses import dataclass
@@ -115,7 +117,7 @@ class SolverHistory:
 
 @dataclass(frozen=True, eq=False)
 class SolverResult:
-    """What a solver returns: the final point and how the run went.
+    r"""What a solver returns: the final point and how the run went.
 
     Attributes
     ----------
@@ -132,10 +134,11 @@ class SolverResult:
         Iterations taken (for :func:`~shallowlearn.first_order.sgd`, epochs). Rejected trust-region and
         cubic steps count.
     loss, grad_norm : float
-        L(θ) and ‖∇L(θ)‖ at the final θ.
+        :math:`\mathcal L(\theta)` and :math:`\lVert\nabla\mathcal L(\theta)\rVert` at the final
+        :math:`\theta`.
     lambda_min : float or None
-        The second-order certificate: the smallest eigenvalue of the Hessian at the final θ
-        (None only if the Hessian is not finite there).
+        The second-order certificate: the smallest eigenvalue of the Hessian at the final
+        :math:`\theta` (None only if the Hessian is not finite there).
     n_grad : int
         Evaluations of the loss with its gradient (in :func:`~shallowlearn.first_order.sgd`, each minibatch
         gradient counts one, and so does the full evaluation at the end of each epoch).
@@ -151,8 +154,8 @@ class SolverResult:
         or ``"iterative"`` (:func:`~shallowlearn.spectrum.hessian_spectrum` on products),
         whichever is cheaper for the objective (:mod:`shallowlearn.costs`).
     lambda_min_residual : float or None
-        ‖Hu − λu‖ of the eigenpair found: some eigenvalue of H lies within it of
-        ``lambda_min`` (rounding level for the dense route).
+        :math:`\lVert Hu - \lambda u\rVert` of the eigenpair found: some eigenvalue of :math:`H`
+        lies within it of ``lambda_min`` (rounding level for the dense route).
 
     Examples
     --------
@@ -216,7 +219,8 @@ class Run:
         self.move(self.evaluate(theta))
 
     def evaluate(self, theta):
-        """The evaluation point at θ (counted as one evaluation); the run does not move."""
+        r"""The evaluation point at :math:`\theta` (counted as one evaluation); the run does not
+        move."""
         self.n_grad += 1
         return self.objective.at(theta, validate=False)
 
@@ -240,7 +244,7 @@ class Run:
         return self.point.hvp(u)
 
     def minibatch_grad(self, theta, rows):
-        """∇ of the loss on the samples ``rows`` only."""
+        r""":math:`\nabla` of the loss on the samples ``rows`` only."""
         self.n_grad += 1
         return self.objective.at(theta, rows=rows, validate=False).grad
 
@@ -265,9 +269,9 @@ class Run:
         return self.costs.prefers_dense_spectrum()
 
     def smallest_eigenpair(self):
-        """λ_min and a unit eigenvector, by the route of :meth:`curvature_is_dense`: dense (the
-        full :meth:`eigh` on the ``"dense"`` route, which the exact subproblem reuses, else the
-        bottom pair alone), or the iterative route of
+        r""":math:`\lambda_{\min}` and a unit eigenvector, by the route of
+        :meth:`curvature_is_dense`: dense (the full :meth:`eigh` on the ``"dense"`` route, which
+        the exact subproblem reuses, else the bottom pair alone), or the iterative route of
         :func:`~shallowlearn.spectrum.hessian_spectrum`."""
         if self._bottom is None:
             if self._spectrum is not None or self.curvature_route == "dense":
@@ -291,8 +295,8 @@ class Run:
         return self._bottom[:2]
 
     def certificate(self):
-        """(λ_min, route, residual) at the current point, or (None, None, None) if the loss
-        or its gradient is not finite there; not counted in ``n_hvp``."""
+        r"""(:math:`\lambda_{\min}`, route, residual) at the current point, or (None, None, None) if
+        the loss or its gradient is not finite there; not counted in ``n_hvp``."""
         if not (np.isfinite(self.f) and np.all(np.isfinite(self.g))):
             return None, None, None
         counted = self.n_hvp
@@ -330,19 +334,21 @@ _START = [
 ]
 _CURVATURE = ("curvature_tol", inspect.Parameter.KEYWORD_ONLY, None, "float | None",
               "curvature_tol : float, optional",
-              "Curvature tolerance ε_H ≥ 0 of the stationarity test; default √grad_tol (the "
-              "Nesterov–Polyak ε-second-order point with ρ = 1).")
+              r"Curvature tolerance :math:`\epsilon_H \ge 0` of the stationarity test; default "
+              r"``sqrt(grad_tol)`` (the Nesterov–Polyak :math:`\epsilon`-second-order point with "
+              r":math:`\rho = 1`).")
 _COMMON = [
     ("max_iter", 1000, "int", "max_iter : int", "Iteration cap."),
     ("grad_tol", 1e-6, "float", "grad_tol : float",
      "Gradient-norm threshold of the stationarity test (see above for what else it needs)."),
     ("loss_tol", 0.0, "float", "loss_tol : float",
-     "Stop as converged once L ≤ loss_tol (the default 0 only stops at an exact zero)."),
+     r"Stop as converged once :math:`\mathcal L \le` ``loss_tol`` (the default 0 only stops at "
+     "an exact zero)."),
     ("history_stride", 1, "int", "history_stride : int",
      "Record loss and gradient norm every this many iterations (start and end always)."),
     ("callback", None, "collections.abc.Callable | None", "callback : callable, optional",
      "Called as ``callback(iteration, theta, loss, grad_norm)`` after every iteration, with a "
-     'read-only copy of θ; returning True stops the run with status "stopped".'),
+     r'read-only copy of :math:`\theta`; returning True stops the run with status "stopped".'),
     ("progress", None, "bool | None", "progress : bool or None",
      "Show a tqdm progress bar. None (default): only inside a Jupyter kernel."),
     ("rng", None, "int | numpy.random.Generator | None", "rng : None, int or numpy.random.Generator",
@@ -352,9 +358,16 @@ _COMMON_NAMES = [entry[0] for entry in _COMMON]
 
 
 def _parameter_doc(entries) -> list[str]:
-    return [line for _, _, _, _, head, text in entries
-            for line in [head] + textwrap.wrap(text, 88, initial_indent="    ",
-                                               subsequent_indent="    ")]
+    return [line for _, _, _, _, head, text in entries for line in [head] + _wrap(text)]
+
+
+def _wrap(text: str) -> list[str]:
+    """``text`` wrapped to 88 columns, indented, never breaking inside a :math: role or literal
+    (a role split over two lines reads badly in help())."""
+    kept = re.sub(r"``[^`]*``|`[^`]*`", lambda m: m.group().replace(" ", "\0"), text)
+    return [line.replace("\0", " ")
+            for line in textwrap.wrap(kept, 88, initial_indent="    ", subsequent_indent="    ",
+                                      break_on_hyphens=False)]
 
 
 def _assemble_doc(doc: str, second_order: bool) -> str:
@@ -399,7 +412,7 @@ def _signature(make_step, second_order: bool) -> inspect.Signature:
 
 
 def solver(*, stationarity: str):
-    """Make a solver from a function ``make_step(objective, *, <options>) -> step``.
+    r"""Make a solver from a function ``make_step(objective, *, <options>) -> step``.
 
     ``make_step`` checks its own options and returns ``step(run)``, which advances the run by
     one iteration (calling ``run.move`` with a new evaluation point, or not, for a rejected
@@ -413,9 +426,9 @@ def solver(*, stationarity: str):
     Parameters
     ----------
     stationarity : {"first", "second", "own"}
-        The stationarity test: ‖∇L‖ ≤ grad_tol (``"first"``), also λ_min ≥ −curvature_tol
-        (``"second"``, which adds the ``curvature_tol`` option), or none: the step decides
-        (``"own"``).
+        The stationarity test: :math:`\lVert\nabla\mathcal L\rVert \le` ``grad_tol``
+        (``"first"``), also :math:`\lambda_{\min} \ge` ``-curvature_tol`` (``"second"``, which
+        adds the ``curvature_tol`` option), or none: the step decides (``"own"``).
     """
     if stationarity not in ("first", "second", "own"):
         raise ValueError(f"stationarity must be 'first', 'second' or 'own'; got {stationarity!r}")
@@ -556,14 +569,16 @@ def _solve(name, objective, theta0, step, stationarity, curvature_tol, *, max_it
 
 
 def gradient_step(run: Run, step: float) -> None:
-    """Move the run to θ − η∇L(θ)."""
+    r"""Move the run to :math:`\theta - \eta\nabla\mathcal L(\theta)`."""
     run.move(run.evaluate(run.theta - step * run.g))
 
 
 def backtrack(run: Run, direction, t: float, required_decrease) -> float | None:
-    """Halve t until L(θ + t·direction) ≤ L(θ) − required_decrease(t); move there, return t.
+    r"""Halve ``t`` until the loss along ``direction`` drops enough; move there, return ``t``.
 
-    Returns None, without moving, when no trial passed within 60 halvings.
+    Enough is :math:`\mathcal L(\theta + t d) \le \mathcal L(\theta) - r(t)`, with :math:`d` the
+    ``direction`` and :math:`r` the function ``required_decrease``. Returns None, without moving,
+    when no trial passed within 60 halvings.
     """
     for _ in range(_MAX_HALVINGS):
         point = run.evaluate(run.theta + t * direction)
@@ -575,18 +590,20 @@ def backtrack(run: Run, direction, t: float, required_decrease) -> float | None:
 
 
 def descent_eigenvector(run: Run):
-    """(λ_min, u) with u turned so that gᵀu ≤ 0."""
+    r""":math:`(\lambda_{\min}, u)` with :math:`u` turned so that :math:`g^\top u \le 0`."""
     lam, u = run.smallest_eigenpair()
     return lam, (-u if run.g @ u > 0 else u)
 
 
 def ratio_test(run: Run, s, decrease):
-    """The trial point θ + s and ρ = actual / predicted decrease, regularized against round-off.
+    r"""The trial point :math:`\theta + s` and the ratio :math:`\rho` of the actual to the predicted
+    decrease, regularized against round-off.
 
-    Near a minimum both decreases shrink to the rounding level of L, where their ratio is
-    noise: both get ν = 10·eps·max(1, abs(L)) added (Conn, Gould & Toint, *Trust-Region Methods*,
-    SIAM 2000, §17.4.2), so that a step whose effect is below the rounding level of L is not
-    rejected for it. A non-finite trial loss gives ρ = −∞.
+    Near a minimum both decreases shrink to the rounding level of :math:`\mathcal L`, where their
+    ratio is noise: both get :math:`\nu = 10\,\mathrm{eps}\max(1, |\mathcal L|)` added (Conn,
+    Gould & Toint, *Trust-Region Methods*, SIAM 2000, §17.4.2), so that a step whose effect is
+    below the rounding level of :math:`\mathcal L` is not rejected for it. A non-finite trial
+    loss gives :math:`\rho = -\infty`.
     """
     point = run.evaluate(run.theta + s)
     if not np.isfinite(point.value):
@@ -596,5 +613,5 @@ def ratio_test(run: Run, s, decrease):
 
 
 def negligible(s, theta) -> bool:
-    """Whether the step s is below machine precision relative to θ."""
+    r"""Whether the step :math:`s` is below machine precision relative to :math:`\theta`."""
     return np.linalg.norm(s) <= np.finfo(float).eps * max(1.0, np.linalg.norm(theta))

@@ -37,40 +37,47 @@ def _check_model(radius, sigma):
 
 
 def shifted_newton_step(w, a, *, radius=None, sigma=None):
-    """The step c = −(diag(w) + λI)⁺a of the trust-region or cubic model, in the eigenbasis.
+    r"""The step :math:`c = -(\operatorname{diag}(w) + \lambda I)^+ a` of the trust-region or cubic
+    model, in the eigenbasis.
 
-    The model is aᵀc + ½cᵀdiag(w)c on ‖c‖ ≤ ``radius``, or aᵀc + ½cᵀdiag(w)c + (σ/3)‖c‖³.
+    The model is :math:`a^\top c + \frac12 c^\top \operatorname{diag}(w) c` on
+    :math:`\lVert c\rVert \le` ``radius``, or
+    :math:`a^\top c + \frac12 c^\top \operatorname{diag}(w) c + (\sigma/3)\lVert c\rVert^3`.
 
     Parameters
     ----------
     w : numpy.ndarray
         The Hessian's eigenvalues, ascending.
     a : numpy.ndarray
-        The gradient in the eigenbasis, Vᵀg.
+        The gradient in the eigenbasis, :math:`V^\top g`.
     radius : float, optional
-        The trust radius Δ.
+        The trust radius :math:`\Delta`.
     sigma : float, optional
-        The cubic weight σ. Exactly one of ``radius`` and ``sigma`` is given.
+        The cubic weight :math:`\sigma`. Exactly one of ``radius`` and ``sigma`` is given.
 
     Returns
     -------
     numpy.ndarray
-        The step in the eigenbasis. The shift λ ≥ λ_lo = max(0, −w₀) is the smallest with
-        ‖c(λ)‖ ≤ Δ (trust region) or the one with ‖c(λ)‖ = λ/σ (cubic), found by safeguarded
-        Newton steps on both ‖c(λ)‖ − target(λ), convex, and 1/‖c(λ)‖ − 1/target(λ), concave
+        The step in the eigenbasis. The shift
+        :math:`\lambda \ge \lambda_{\mathrm{lo}} = \max(0, -w_0)` is the smallest with
+        :math:`\lVert c(\lambda)\rVert \le \Delta` (trust region) or the one with
+        :math:`\lVert c(\lambda)\rVert = \lambda/\sigma` (cubic), found by safeguarded Newton
+        steps on both :math:`\lVert c(\lambda)\rVert - \operatorname{target}(\lambda)`, convex,
+        and :math:`1/\lVert c(\lambda)\rVert - 1/\operatorname{target}(\lambda)`, concave
         (Moré & Sorensen 1983; Cartis, Gould & Toint 2011, §6.1), keeping the larger: both
-        stay below the root. In the hard case (a has no component, to √eps relative, on the
-        bottom eigenspace, and ‖c(λ_lo)‖ is below the target) with negative curvature, the
-        step is filled up to the target length along a bottom eigenvector: this is how the
-        step leaves a critical point (a = 0) with negative curvature. Eigenvalues within
-        10⁻¹² of the spectral norm of zero count as zero; on them, without negative curvature,
-        the step has no component (the smallest minimiser of a model that is flat there), so
-        that near a degenerate minimum, where the minimisers form a manifold, the step does
-        not wander along it.
+        stay below the root. In the hard case (:math:`a` has no component, to
+        :math:`\sqrt{\mathrm{eps}}` relative, on the bottom eigenspace, and
+        :math:`\lVert c(\lambda_{\mathrm{lo}})\rVert` is below the target) with negative
+        curvature, the step is filled up to the target length along a bottom eigenvector: this
+        is how the step leaves a critical point (:math:`a = 0`) with negative curvature.
+        Eigenvalues within :math:`10^{-12}` of the spectral norm of zero count as zero; on them,
+        without negative curvature, the step has no component (the smallest minimiser of a
+        model that is flat there), so that near a degenerate minimum, where the minimisers form
+        a manifold, the step does not wander along it.
 
     Examples
     --------
-    At a critical point (a = 0) with negative curvature, the step runs along the bottom
+    At a critical point (:math:`a = 0`) with negative curvature, the step runs along the bottom
     eigenvector, to the radius:
 
     >>> import numpy as np
@@ -140,23 +147,23 @@ def _shifted(w, a, radius, sigma, guess=None):
 
 @dataclass(frozen=True, eq=False)
 class KrylovStep:
-    """A step from :func:`lanczos_step`.
+    r"""A step from :func:`lanczos_step`.
 
     Attributes
     ----------
     step : numpy.ndarray
-        The step s in parameter space.
+        The step :math:`s` in parameter space.
     decrease : float
-        The model decrease m(0) − m(s) (with the curvature that ``flat`` zeroes counted as
-        zero).
+        The model decrease :math:`m(0) - m(s)` (with the curvature that ``flat`` zeroes counted
+        as zero).
     products : int
         Hessian-vector products used.
     converged : bool
         Whether the residual test passed (else the product budget ran out).
     residual : float
-        The norm of the model gradient left outside the Krylov space, β·abs(hⱼ).
+        The norm of the model gradient left outside the Krylov space, :math:`\beta_j |h_j|`.
     ritz_min : float
-        The smallest Ritz value: an upper bound on λ_min of the Hessian.
+        The smallest Ritz value: an upper bound on :math:`\lambda_{\min}` of the Hessian.
     """
 
     step: np.ndarray
@@ -169,47 +176,52 @@ class KrylovStep:
 
 def lanczos_step(hvp, g, *, radius=None, sigma=None, flat=0.0, rtol=None, max_products=None,
                  rng=None) -> KrylovStep:
-    """Minimise the trust-region or cubic model on the Krylov space of g, by Lanczos.
+    r"""Minimise the trust-region or cubic model on the Krylov space of :math:`g`, by Lanczos.
 
-    Lanczos on the Hessian from q₁ = g/‖g‖, with full reorthogonalization, gives an
-    orthonormal basis Qⱼ and a tridiagonal Tⱼ = QⱼᵀHQⱼ; the model restricted to the span,
-    ‖g‖e₁ᵀh + ½hᵀTⱼh on ‖h‖ ≤ Δ (or + (σ/3)‖h‖³), is solved exactly: by the LDLᵀ
-    factorization of Tⱼ (the one behind conjugate gradients) while Tⱼ is positive definite
-    and its Newton step fits in the ball, otherwise in the eigenbasis of Tⱼ by
-    :func:`shifted_newton_step` (the GLTR method for the trust region; the Lanczos subproblem
-    of ARC for the cubic model). The step s = Qⱼh leaves the model gradient βⱼ abs(hⱼ) qⱼ₊₁
-    outside the space; the iteration stops when that is at most ‖g‖·min(½, √‖g‖), the forcing
-    term of :func:`steihaug_cg` (superlinear convergence of the outer iteration), or
-    ``rtol``·‖g‖ if given. The model is not solved at every step: the LDLᵀ factorization of
-    Tⱼ + λI, with λ the last shift found (0 at first), is extended by one row per step and
-    forecasts the residual; the model is solved when the forecast passes the test, when the
-    factorization fails (curvature below −λ), and at least every 5 steps. Ritz values in
-    [−``flat``, 0) count as zero in the model, as in the exact trust-region solve.
+    Lanczos on the Hessian from :math:`q_1 = g/\lVert g\rVert`, with full reorthogonalization,
+    gives an orthonormal basis :math:`Q_j` and a tridiagonal :math:`T_j = Q_j^\top H Q_j`; the
+    model restricted to the span, :math:`\lVert g\rVert e_1^\top h + \frac12 h^\top T_j h` on
+    :math:`\lVert h\rVert \le \Delta` (or :math:`+ (\sigma/3)\lVert h\rVert^3`), is solved
+    exactly: by the :math:`LDL^\top` factorization of :math:`T_j` (the one behind conjugate
+    gradients) while :math:`T_j` is positive definite and its Newton step fits in the ball,
+    otherwise in the eigenbasis of :math:`T_j` by :func:`shifted_newton_step` (the GLTR method
+    for the trust region; the Lanczos subproblem of ARC for the cubic model). The step
+    :math:`s = Q_j h` leaves the model gradient :math:`\beta_j |h_j|\, q_{j+1}` outside the
+    space; the iteration stops when that is at most
+    :math:`\lVert g\rVert \min(\frac12, \sqrt{\lVert g\rVert})`, the forcing term of
+    :func:`steihaug_cg` (superlinear convergence of the outer iteration), or ``rtol`` times
+    :math:`\lVert g\rVert` if given. The model is not solved at every step: the
+    :math:`LDL^\top` factorization of :math:`T_j + \lambda I`, with :math:`\lambda` the last
+    shift found (0 at first), is extended by one row per step and forecasts the residual; the
+    model is solved when the forecast passes the test, when the factorization fails (curvature
+    below :math:`-\lambda`), and at least every 5 steps. Negative Ritz values at or above
+    ``-flat`` count as zero in the model, as in the exact trust-region solve.
 
-    When the Krylov space becomes invariant before the test passes (βⱼ ≤ 10⁻¹⁰‖T‖), the part
-    of H that g does not see can still hold the negative curvature of the hard case: Lanczos
-    restarts once from a random vector orthogonal to the basis, T gets a second, uncoupled
-    block, and the iteration goes on until that block's smallest Ritz pair has converged too.
-    The solve in the eigenbasis of T then fills the step along it if the hard case holds. This
-    is the hard case as it arises here, g living on a part of H decoupled from the rest (hidden
-    units with zero weights, whose products vanish exactly). A hard case that only rounding
-    hides (g orthogonal to the bottom eigenvector of a dense H) leaves no trace in the Krylov
-    space, as for any Krylov method; it is not stable under perturbation, and the case that
-    matters to the solvers, a critical point with negative curvature, they handle with an
-    eigenvector step.
+    When the Krylov space becomes invariant before the test passes
+    (:math:`\beta_j \le 10^{-10}\lVert T\rVert`), the part of H that g does not see can still
+    hold the negative curvature of the hard case: Lanczos restarts once from a random vector
+    orthogonal to the basis, T gets a second, uncoupled block, and the iteration goes on until
+    that block's smallest Ritz pair has converged too. The solve in the eigenbasis of T then
+    fills the step along it if the hard case holds. This is the hard case as it arises here, g
+    living on a part of H decoupled from the rest (hidden units with zero weights, whose
+    products vanish exactly). A hard case that only rounding hides (g orthogonal to the bottom
+    eigenvector of a dense H) leaves no trace in the Krylov space, as for any Krylov method; it
+    is not stable under perturbation, and the case that matters to the solvers, a critical point
+    with negative curvature, they handle with an eigenvector step.
 
     Parameters
     ----------
     hvp : callable
-        u ↦ Hu.
+        :math:`u \mapsto Hu`.
     g : numpy.ndarray
-        The gradient, g ≠ 0.
+        The gradient, :math:`g \ne 0`.
     radius, sigma : float, optional
-        The trust radius Δ, or the cubic weight σ; exactly one is given.
+        The trust radius :math:`\Delta`, or the cubic weight :math:`\sigma`; exactly one is given.
     flat : float
-        Ritz values in [−flat, 0) count as zero in the model.
+        Negative Ritz values at or above ``-flat`` count as zero in the model.
     rtol : float, optional
-        Stop when the residual is at most rtol·‖g‖ (default: the forcing term above).
+        Stop when the residual is at most ``rtol`` times :math:`\lVert g\rVert` (default: the
+        forcing term above).
     max_products : int, optional
         Product budget; default p (at most 500 Lanczos vectors are kept in any case).
     rng : numpy.random.Generator, optional
@@ -356,16 +368,18 @@ def _restart_settled(theta, Y, restart, b_j, scale) -> bool:
 
 
 def steihaug_cg(hvp, g, radius):
-    """Steihaug–Toint truncated CG for min gᵀs + ½sᵀHs on ‖s‖ ≤ radius (g ≠ 0).
+    r"""Steihaug–Toint truncated CG for the trust-region model, on Hessian-vector products.
 
-    Nocedal & Wright, Algorithm 7.2, with the forcing tolerance ‖r‖ ≤ ‖g‖·min(½, √‖g‖).
+    It minimises :math:`g^\top s + \frac12 s^\top H s` on :math:`\lVert s\rVert \le` ``radius``
+    (:math:`g \ne 0`): Nocedal & Wright, Algorithm 7.2, with the forcing tolerance
+    :math:`\lVert r\rVert \le \lVert g\rVert \min(\frac12, \sqrt{\lVert g\rVert})`.
 
     Returns
     -------
     s : numpy.ndarray
         The step.
     decrease : float
-        The model decrease −(gᵀs + ½sᵀHs).
+        The model decrease :math:`-(g^\top s + \frac12 s^\top H s)`.
 
     Examples
     --------
