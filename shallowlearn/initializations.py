@@ -125,10 +125,10 @@ def random_init(k, d, *, size=None, rng=None) -> tuple[np.ndarray, np.ndarray]:
 def near_planted(W, v, radius, *, v_radius=0.0, rng=None) -> tuple[np.ndarray, np.ndarray]:
     r"""A start at a given distance from planted weights, in a uniformly random direction.
 
-    :math:`W_0 = W^\star + \mathrm{radius} \cdot U / \lVert U \rVert_F` and
-    :math:`v_0 = v^\star + \mathrm{v\_radius} \cdot u / \lVert u \rVert` with :math:`U, u`
-    standard Gaussian, so :math:`\lVert W_0 - W^\star \rVert_F` = ``radius`` and
-    :math:`\lVert v_0 - v^\star \rVert` = ``v_radius`` exactly.
+    :math:`W_0 = W^\star + \mathtt{radius} \cdot U / \lVert U \rVert_F` and
+    :math:`v_0 = v^\star + \mathtt{v\_radius} \cdot u / \lVert u \rVert` with :math:`U, u`
+    standard Gaussian, so :math:`\lVert W_0 - W^\star \rVert_F = \mathtt{radius}` and
+    :math:`\lVert v_0 - v^\star \rVert = \mathtt{v\_radius}` exactly.
 
     Parameters
     ----------
