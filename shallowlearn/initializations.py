@@ -127,8 +127,8 @@ def near_planted(W, v, radius, *, v_radius=0.0, rng=None) -> tuple[np.ndarray, n
 
     :math:`W_0 = W^\star + \mathtt{radius} \cdot U / \lVert U \rVert_F` and
     :math:`v_0 = v^\star + \mathtt{v\_radius} \cdot u / \lVert u \rVert` with :math:`U, u`
-    standard Gaussian, so :math:`\lVert W_0 - W^\star \rVert_F = \mathtt{radius}` and
-    :math:`\lVert v_0 - v^\star \rVert = \mathtt{v\_radius}` exactly.
+    standard Gaussian, so :math:`\lVert W_0 - W^\star \rVert_F` = ``radius`` and
+    :math:`\lVert v_0 - v^\star \rVert` = ``v_radius`` exactly.
 
     Parameters
     ----------
