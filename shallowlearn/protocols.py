@@ -459,7 +459,7 @@ def _generator(seed: int, *keys: int) -> np.random.Generator:
 
 
 def protocol_inputs(protocol: Protocol, *, seed: int = 0) -> list[dict]:
-    """The inputs of a protocol's gradient-descent runs, one batch per input dimension d.
+    r"""The inputs of a protocol's gradient-descent runs, one batch per input dimension d.
 
     Teacher i of sweep value j draws its data from the seed sequence (seed, j, i) and its
     start s from (seed, j, i, s + 1), so a reduced protocol runs a subset of the full one's
