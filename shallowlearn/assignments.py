@@ -55,19 +55,23 @@ __all__ = [
 
 def check_activation(activation, *, reference: Callable | None = None, rng=0,
                      time_limit: float | None = None) -> Feedback:
-    """Check an activation's φ′ and φ″, the objective built on them, and Assumption 2.3.
+    r"""Check an activation's :math:`\phi'` and :math:`\phi''`, the objective built on them, and
+    Assumption 2.3.
 
-    The checks, in order: ``vectorised`` (each of φ, φ′, φ″ maps float arrays of shapes
-    (241,) and (3, 5) elementwise to finite float arrays of the same shape); ``autograd``
-    (autograd can differentiate φ, as the objective's reference derivatives need); ``phi``
-    (φ equals ``reference`` on the grid, when one is given); ``dphi`` (φ′ against central
-    differences of φ); ``ddphi`` (φ″ against central differences of φ′, or second
-    differences of φ when φ′ is wrong); ``objective`` (:func:`~shallowlearn.derivative_checks.check_derivatives` on a small
-    objective with this activation, v and W trained); ``assumption 2.3`` (μ(σ) and γ(σ) on
-    σ = 0.1 ... 10 are each of one strict sign, or γ vanishes identically). A failed
-    derivative check names the worst grid point z with both values and, when the pattern
-    shows it, the kind of mistake: a sign error, a constant factor, an additive constant,
-    φ″ returning φ′, or a term that vanishes at z = 0.
+    The checks, in order: ``vectorised`` (each of :math:`\phi, \phi', \phi''` maps float arrays
+    of shapes (241,) and (3, 5) elementwise to finite float arrays of the same shape);
+    ``autograd`` (autograd can differentiate :math:`\phi`, as the objective's reference
+    derivatives need); ``phi`` (:math:`\phi` equals ``reference`` on the grid, when one is
+    given); ``dphi`` (:math:`\phi'` against central differences of :math:`\phi`); ``ddphi``
+    (:math:`\phi''` against central differences of :math:`\phi'`, or second differences of
+    :math:`\phi` when :math:`\phi'` is wrong); ``objective``
+    (:func:`~shallowlearn.derivative_checks.check_derivatives` on a small objective with this
+    activation, :math:`v` and :math:`W` trained); ``assumption 2.3`` (:math:`\mu(\sigma)` and
+    :math:`\gamma(\sigma)` on :math:`\sigma = 0.1 \dots 10` are each of one strict sign, or
+    :math:`\gamma` vanishes identically). A failed derivative check names the worst grid point
+    :math:`z` with both values and, when the pattern shows it, the kind of mistake: a sign
+    error, a constant factor, an additive constant, :math:`\phi''` returning :math:`\phi'`, or a
+    term that vanishes at :math:`z = 0`.
 
     Parameters
     ----------
@@ -75,7 +79,7 @@ def check_activation(activation, *, reference: Callable | None = None, rng=0,
         The student's activation, or its ``(phi, dphi, ddphi)``. ``phi`` must be written
         with ``autograd.numpy``; ``dphi`` and ``ddphi`` may use plain numpy.
     reference : callable, optional
-        The φ the assignment asks for, to check ``phi`` against.
+        The :math:`\phi` the assignment asks for, to check ``phi`` against.
     rng : None, int or numpy.random.Generator
         Data and point of the objective check.
     time_limit : float, optional
@@ -127,23 +131,27 @@ def check_spurious_minimum(
     rng=0,
     time_limit: float | None = None,
 ) -> Feedback:
-    """Check that θ is a spurious local minimum of a quadratic network with fixed v.
+    r"""Check that :math:`\theta` is a spurious local minimum of a quadratic network with fixed
+    :math:`v`.
 
-    The checks, in order: ``hypotheses`` (Theorem 2.1's hypotheses fail: v has fewer than d
-    entries of some sign that it uses, so the reachable matrices WᵀD_vW are not a convex
-    cone; otherwise every local minimum is global); ``gradient`` (‖∇L(θ)‖ at most the
-    scale-relative tolerance of :func:`~shallowlearn.critical_points.classify_point`);
-    ``curvature`` (λ_min of the Hessian at least −ε_H; if not, the point is a strict saddle and
-    the escape step is reported); ``higher order`` (the second-order test is conclusive: no
-    unexplained flat directions, and 600 random probes at distances 10⁻⁴ to 10⁻² ·
-    max(1, ‖θ‖) find no lower loss); ``above global`` (L(θ) exceeds the global minimum: the
+    The checks, in order: ``hypotheses`` (Theorem 2.1's hypotheses fail: :math:`v` has fewer
+    than :math:`d` entries of some sign that it uses, so the reachable matrices
+    :math:`W^\top D_v W` are not a convex cone; otherwise every local minimum is global);
+    ``gradient`` (:math:`\lVert \nabla \mathcal L(\theta) \rVert` at most the scale-relative
+    tolerance of :func:`~shallowlearn.critical_points.classify_point`); ``curvature``
+    (:math:`\lambda_{\min}` of the Hessian at least :math:`-\epsilon_H`; if not, the point is a
+    strict saddle and the escape step is reported); ``higher order`` (the second-order test is
+    conclusive: no unexplained flat directions, and 600 random probes at distances
+    :math:`10^{-4}` to :math:`10^{-2} \cdot \max(1, \lVert \theta \rVert)` find no lower loss);
+    ``above global`` (:math:`\mathcal L(\theta)` exceeds the global minimum: the
     lifted convex optimum when the reachable set is a cone, otherwise the lowest loss that
     ``starts`` trust-region runs find, which an exact spurious minimum must exceed).
 
     Parameters
     ----------
     objective : Objective
-        Quadratic activation, fixed output weights v (``Objective(X, y, "quadratic", v=v)``).
+        Quadratic activation, fixed output weights :math:`v`
+        (``Objective(X, y, "quadratic", v=v)``).
     theta : array_like, shape (p,)
         The claimed minimum, ``objective.pack(W)``.
     grad_rtol, eig_rtol : float

@@ -1,40 +1,48 @@
-"""Many independent gradient-descent runs advanced together as array computations.
+r"""Many independent gradient-descent runs advanced together as array computations.
 
-A sweep such as the paper's Figure 3 trains hundreds of small networks (n = 100, d = 20,
-k = 3..9) from different teachers and starts. One run at a time, each step costs a few small
-matrix products and a dozen numpy calls, so call overhead dominates. Here the T runs advance
-together, and the layout is chosen so that the arithmetic, not the bookkeeping, sets the pace:
+A sweep such as the paper's Figure 3 trains hundreds of small networks (:math:`n = 100`,
+:math:`d = 20`, :math:`k = 3, \dots, 9`) from different teachers and starts. One run at a time,
+each step costs a few small matrix products and a dozen numpy calls, so call overhead
+dominates. Here the :math:`T` runs advance together, and the layout is chosen so that the
+arithmetic, not the bookkeeping, sets the pace:
 
 * **Runs that share data share a matrix product.** Runs are grouped by data set (a teacher's
-  X and y). Within a group the hidden units of all its runs are stacked into one matrix, so
-  the pre-activations of every run come from one product ``W_group @ Xᵀ`` and the gradients
-  from one product ``D @ X``. Groups have a common number of slots, the largest that leaves
-  at most a quarter of them empty (a data set with more runs gets several groups).
+  :math:`X` and :math:`y`). Within a group the hidden units of all its runs are stacked into
+  one matrix, so the pre-activations of every run come from one product ``W_group @ Xᵀ`` and
+  the gradients from one product ``D @ X``. Groups have a common number of slots, the largest
+  that leaves at most a quarter of them empty (a data set with more runs gets several groups).
 * **Different widths batch together.** Runs are split into a few blocks by width; in a block
-  every run is padded to the block's width K (runs at least 3/4 as wide as K join it) with
-  units whose weights and output weight are exactly zero. Such a unit contributes nothing to
-  the output and receives an exactly zero step (its v-step is scaled by 0), so it stays zero.
+  every run is padded to the block's width :math:`K` (runs at least 3/4 as wide as :math:`K`
+  join it) with units whose weights and output weight are exactly zero. Such a unit
+  contributes nothing to the output and receives an exactly zero step (its :math:`v`-step is
+  scaled by 0), so it stays zero.
 * **Finished runs leave.** A run that stops is zeroed (it becomes inert, like padding); once
   the live runs of a block fill at most 3/4 of its arrays, they are repacked into smaller
   ones.
 * **Passes are few, and allocate nothing.** The (units × samples) arrays are swept as few
-  times as possible, into buffers each block keeps: φ and φ′ come from one fused evaluation of
-  the activation (:meth:`~shallowlearn.activations.Activation.evaluate`) that shares its
-  transcendental work, and φ′ ∘ r is formed in place. For φ(z) = z² the v-gradient is read off
-  the W-gradient (∂L/∂v_l = ⟨w_l, ((Z ∘ r)ᵀX)_l⟩/n) instead of taking another pass.
+  times as possible, into buffers each block keeps: :math:`\phi` and :math:`\phi'` come from
+  one fused evaluation of the activation (:meth:`~shallowlearn.activations.Activation.evaluate`)
+  that shares its transcendental work, and :math:`\phi' \circ r` is formed in place. For
+  :math:`\phi(z) = z^2` the :math:`v`-gradient is read off the :math:`W`-gradient
+  (:math:`\partial_{v_\ell} \mathcal L = \langle w_\ell, ((Z \circ r)^\top X)_\ell \rangle / n`)
+  instead of taking another pass.
 * **The stopping contract is cheap.** Every run's gradient norm, which the contract needs at
   every iteration, is one reduction over the step already computed (its square is compared
-  with (α·``grad_tol``)², so no square root per iteration).
+  with :math:`(\alpha \cdot \mathtt{grad\_tol})^2`, so no square root per iteration).
 * **Each run is isolated.** Every product is computed per run (row by row), so a run whose
   loss overflows cannot contaminate the others.
 
-Each run follows plain fixed-step gradient descent, θ_{t+1} = θ_t − α ∇L(θ_t), on
-L = 1/(2n) Σᵢ (vᵀφ(W xᵢ) − yᵢ)², over W (v fixed) or over (v, W) jointly, and stops on its
-own under the stopping contract of :mod:`shallowlearn.stopping`, the same as
-:func:`~shallowlearn.first_order.gradient_descent`: at the first iteration t where L(θ_t) ≤ ``loss_tol``
-or ‖∇L(θ_t)‖ ≤ ``grad_tol`` (status ``"converged"``), where L(θ_t) is not finite or exceeds
-:func:`~shallowlearn.stopping.divergence_limit` (``"diverged"``; the run keeps θ_{t−1} and
-reports t − 1 iterations), or at t = ``max_iter`` (``"max_iter"``).
+Each run follows plain fixed-step gradient descent,
+:math:`\theta_{t+1} = \theta_t - \alpha \nabla \mathcal L(\theta_t)`, on
+:math:`\mathcal L = \frac{1}{2n} \sum_i (v^\top \phi(W x_i) - y_i)^2`, over :math:`W` (:math:`v`
+fixed) or over :math:`(v, W)` jointly, and stops on its own under the stopping contract of
+:mod:`shallowlearn.stopping`, the same as :func:`~shallowlearn.first_order.gradient_descent`: at
+the first iteration :math:`t` where :math:`\mathcal L(\theta_t) \le` ``loss_tol`` or
+:math:`\lVert \nabla \mathcal L(\theta_t) \rVert \le` ``grad_tol`` (status ``"converged"``),
+where :math:`\mathcal L(\theta_t)` is not finite or exceeds
+:func:`~shallowlearn.stopping.divergence_limit` (``"diverged"``; the run keeps
+:math:`\theta_{t-1}` and reports :math:`t - 1` iterations), or at :math:`t` = ``max_iter``
+(``"max_iter"``).
 
 The results equal, to rounding, those of running the same runs one at a time through
 :func:`~shallowlearn.first_order.gradient_descent` (the tests check it). A run that oscillates at the edge
@@ -66,7 +74,7 @@ _PROGRESS_EVERY = 200
 
 @dataclass(frozen=True, eq=False)
 class BatchResult:
-    """The outcome of T gradient-descent runs.
+    r"""The outcome of :math:`T` gradient-descent runs.
 
     Runs of different widths are padded to ``k_max`` units: rows of ``W`` and entries of ``v``
     past a run's width are zero.
@@ -76,7 +84,7 @@ class BatchResult:
     W : numpy.ndarray, shape (T, k_max, d)
         Final hidden weights of each run.
     v : numpy.ndarray, shape (T, k_max)
-        Final output weights (the fixed ones when v is not trained).
+        Final output weights (the fixed ones when :math:`v` is not trained).
     widths : numpy.ndarray of int, shape (T,)
         Number of hidden units of each run.
     loss : numpy.ndarray, shape (T,)
@@ -86,7 +94,8 @@ class BatchResult:
     initial_loss : numpy.ndarray, shape (T,)
         Loss at the start.
     iterations : numpy.ndarray of int, shape (T,)
-        Index t of the final iterate θ_t (the number of steps taken to reach it).
+        Index :math:`t` of the final iterate :math:`\theta_t` (the number of steps taken to reach
+        it).
     status : numpy.ndarray of str, shape (T,)
         Why each run stopped: ``"converged"``, ``"diverged"`` or ``"max_iter"`` (see
         :mod:`shallowlearn.stopping`).
@@ -96,9 +105,9 @@ class BatchResult:
     record_every : int or None
         Stride of ``history``.
     step : float
-        The step size α.
+        The step size :math:`\alpha`.
     trains_v : bool
-        Whether v was trained.
+        Whether :math:`v` was trained.
 
     Examples
     --------
@@ -319,26 +328,26 @@ def batched_gradient_descent(
     record_every: int | None = None,
     progress: bool = False,
 ) -> BatchResult:
-    """Run T independent fixed-step gradient descents at once.
+    r"""Run :math:`T` independent fixed-step gradient descents at once.
 
     Parameters
     ----------
     X : array_like, shape (n, d) or (m, n, d)
-        One data set shared by all runs, or m data sets (for example one per teacher).
+        One data set shared by all runs, or :math:`m` data sets (for example one per teacher).
     y : array_like, shape (n,) or (m, n)
         Labels, matching ``X``.
     activation : str, Activation or callable
-        The activation φ (see :func:`~shallowlearn.activations.get_activation`).
+        The activation :math:`\phi` (see :func:`~shallowlearn.activations.get_activation`).
     W0 : array_like, shape (T, k, d), or a sequence of T arrays of shapes (k_t, d)
         Starting hidden weights; a sequence lets the runs have different widths.
     v0 : array_like, shape (T, k), or a sequence of T arrays of shapes (k_t,)
         Starting output weights (the fixed output weights when ``train_v`` is False).
     step : float
-        Step size α > 0, the same for every run.
+        Step size :math:`\alpha > 0`, the same for every run.
     max_iter : int
         Largest number of steps of a run.
     train_v : bool
-        Train v and W jointly (default) or W only.
+        Train :math:`v` and :math:`W` jointly (default) or :math:`W` only.
     data_index : array_like of int, shape (T,), optional
         The data set (index into the first axis of ``X``) of each run. May be omitted when
         there is one data set, or one per run.

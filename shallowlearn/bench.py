@@ -1,4 +1,4 @@
-"""Benchmarks, on the package's public API only: ``python -m shallowlearn bench``.
+r"""Benchmarks, on the package's public API only: ``python -m shallowlearn bench``.
 
 Everything is measured in one process and reported as ratios against a baseline measured in
 the same run, so that the numbers compare like with like on whatever machine runs them. Run
@@ -11,9 +11,10 @@ machine's description, to ``bench.md`` and ``bench.json`` in the folder given by
 measurements of record, ``bench.md`` of everything but the solvers and ``bench-solvers.md`` of
 the solvers and the Dask workers (``--solvers --dask``).
 
-1. **The batched engine on the paper's Figure 3a protocol** (quadratic, n = 100, d = 20,
-   k = 3..9, 10 teachers × 10 starts, v and W trained, α = 0.005, at most 50,000 steps, stop
-   at L ≤ 10⁻⁸), against a loop over the single-run solver,
+1. **The batched engine on the paper's Figure 3a protocol** (quadratic, :math:`n = 100`,
+   :math:`d = 20`, :math:`k = 3, \dots, 9`, 10 teachers × 10 starts, :math:`v` and :math:`W`
+   trained, :math:`\alpha = 0.005`, at most 50,000 steps, stop at :math:`\mathcal L \le 10^{-8}`),
+   against a loop over the single-run solver,
    :func:`~shallowlearn.first_order.gradient_descent`, one call per run, and against a bare
    loop of fixed steps on :meth:`~shallowlearn.objective.Objective.at`. A loop's cost per step
    does not depend on where a run is, so both loops are timed on two runs of each width, whose
@@ -22,51 +23,59 @@ the solvers and the Dask workers (``--solvers --dask``).
    consecutive rounds (each round times the engine and both loops), and must reach 10x in
    every one; the engine's time is also set against its floor (below) over the whole protocol.
 2. **The engine at its floor**, for each activation on the shapes of its paper protocol
-   (quadratic: Figure 3a; softplus with b = 10: Figure 2b, n = 100, d = 7..14, k = 10; tanh and
-   sigmoid with b = 10 on the Figure 2b setup), over the first steps of every run. The floor
-   of a run-step of width k is what cannot be avoided:
+   (quadratic: Figure 3a; softplus with :math:`b = 10`: Figure 2b, :math:`n = 100`,
+   :math:`d = 7, \dots, 14`, :math:`k = 10`; tanh and sigmoid with :math:`b = 10` on the Figure 2b
+   setup), over the first steps of every run. The floor of a run-step of width :math:`k` is
+   what cannot be avoided:
 
-   * the two matrix products of the step, Z = W Xᵀ and (φ′(Z) ∘ r) X (4nkd operations), timed
-     at the engine's shapes (one product per data set over the units of its 10 starts) in the
-     same round, plus the per-run products with v (2nk operations each) at the same rate;
-   * the elementwise passes over the k × n pre-activations that the mathematics requires, each
-     at the CPU time per element measured in the same round on one array holding all the
-     pre-activations of the protocol's starts, the size of the engine's arrays (the cost of
-     exp and log1p depends on their arguments): for z², one product for φ = z·z and one for
-     z ∘ r; for softplus, exp (every value depends on exp(−b·abs(z))), log1p (φ is a logarithm
-     of it), one division (σ is a ratio) and the product φ′ ∘ r; for sigmoid, exp, one division and φ′ ∘ r; for tanh, expm1
-     (tanh(abs(z)) = −m/(2 + m) with m = expm1(−2·abs(z))), exp (φ′ keeps its accuracy in the
-     tails only from exp(−2·abs(z))), one division and φ′ ∘ r.
+   * the two matrix products of the step, :math:`Z = W X^\top` and :math:`(\phi'(Z) \circ r) X`
+     (:math:`4nkd` operations), timed at the engine's shapes (one product per data set over the
+     units of its 10 starts) in the same round, plus the per-run products with :math:`v`
+     (:math:`2nk` operations each) at the same rate;
+   * the elementwise passes over the :math:`k \times n` pre-activations that the mathematics
+     requires, each at the CPU time per element measured in the same round on one array holding
+     all the pre-activations of the protocol's starts, the size of the engine's arrays (the cost
+     of exp and log1p depends on their arguments): for :math:`z^2`, one product for
+     :math:`\phi = z \cdot z` and one for :math:`z \circ r`; for softplus, exp (every value
+     depends on :math:`\exp(-b \lvert z \rvert)`), log1p (:math:`\phi` is a logarithm of it), one
+     division (:math:`\sigma` is a ratio) and the product :math:`\phi' \circ r`; for sigmoid,
+     exp, one division and :math:`\phi' \circ r`; for tanh, expm1
+     (:math:`\tanh \lvert z \rvert = -m/(2 + m)` with
+     :math:`m = \operatorname{expm1}(-2 \lvert z \rvert)`), exp (:math:`\phi'` keeps its accuracy
+     in the tails only from :math:`\exp(-2 \lvert z \rvert)`), one division and
+     :math:`\phi' \circ r`.
 
    Everything else (scaling, signs, maxima, the loss and gradient-norm reductions, the
    bookkeeping of the stopping contract, the padding of narrow runs and Python's overhead) is
-   the engine's excess over its floor. Targets: at most 2.5x the floor for z², 2x for the
-   other activations. The floor with the products at the rate of a 1000 × 1000 product is
-   shown too, as the limit no small product reaches.
+   the engine's excess over its floor. Targets: at most 2.5x the floor for :math:`z^2`, 2x for
+   the other activations. The floor with the products at the rate of a :math:`1000 \times 1000`
+   product is shown too, as the limit no small product reaches.
 3. **The engine against a baseline** (``--baseline PATH``, a folder holding another version of
    the ``shallowlearn`` package, such as a ``git worktree`` or ``git archive`` of an earlier
    commit): the full Figure 2b protocol's first 2,000 steps, the two engines timed alternately
    in this process on the same inputs (the baseline imported under another name), with their
    statuses compared; the target is a 4x speed-up. The baseline's time over the floor of the
    same run-steps (item 2) bounds the speed-up that any engine could reach.
-4. **The fused gradient** against a hand-written numpy gradient at (n, d, k) = (2000, 100, 200),
-   and against autograd at (100, 20, 10).
+4. **The fused gradient** against a hand-written numpy gradient at
+   :math:`(n, d, k) = (2000, 100, 200)`, and against autograd at :math:`(100, 20, 10)`.
 5. **The most negative Hessian eigenvalue** (``bench-spectrum``): plain ``eigsh(which='SA')``
    against :func:`~shallowlearn.spectrum.hessian_spectrum`'s structured iterative route on a
-   planted problem with p = kd = 20,000 (``--quick``: 800, with the dense route too).
+   planted problem with :math:`p = kd = 20{,}000` (``--quick``: 800, with the dense route too).
 6. **Second-order solvers against scipy** (:func:`solver_rows`):
    :func:`~shallowlearn.second_order.trust_region` and
    :func:`~shallowlearn.second_order.cubic_regularization` against
    ``scipy.optimize.minimize(method="trust-krylov")`` and ``"trust-ncg"`` fed the package's
    ``Objective.value``, ``Objective.grad`` and ``Objective.hvp`` (each call a forward pass;
-   for reference also trust-ncg on one cached evaluation point per θ, as the package's own
-   solvers use, without a target), on Theorem 2.1 problems
-   (:func:`theorem21_problem`: quadratic φ, v half +1 and half −1 and fixed, random labels,
-   n ≤ d(d+1)/2 so that the global minimum is 0, W₀ with N(0, 1/d) entries) with
-   (d, k, n) = (8, 16, 30), (20, 40, 150) and (50, 100, 1000), p = 128, 800 and 5,000. Every
-   run stops at L ≤ 10⁻¹⁰ (scipy through a callback); the package's wall time includes the
-   λ_min certificate of its result. Each side counts its best of ``--repeat`` alternating
-   rounds; the target is at most 1.5 times the faster scipy method.
+   for reference also trust-ncg on one cached evaluation point per :math:`\theta`, as the
+   package's own solvers use, without a target), on Theorem 2.1 problems
+   (:func:`theorem21_problem`: quadratic :math:`\phi`, :math:`v` half :math:`+1` and half
+   :math:`-1` and fixed, random labels, :math:`n \le d(d+1)/2` so that the global minimum is 0,
+   :math:`W_0` with :math:`\mathcal N(0, 1/d)` entries) with
+   :math:`(d, k, n) = (8, 16, 30)`, :math:`(20, 40, 150)` and :math:`(50, 100, 1000)`,
+   :math:`p` = 128, 800 and 5,000. Every run stops at :math:`\mathcal L \le 10^{-10}` (scipy
+   through a callback); the package's wall time includes the :math:`\lambda_{\min}` certificate
+   of its result. Each side counts its best of ``--repeat`` alternating rounds; the target is at
+   most 1.5 times the faster scipy method.
 7. **Dask workers** (``bench --dask``): the reduced Figure 3a protocol (3 teachers × 3 starts,
    at most 5,000 steps; 2 tasks, see :mod:`shallowlearn.tasks`) run by
    :func:`~shallowlearn.runner.run_protocol` on a local cluster of 2 worker processes against
@@ -511,11 +520,12 @@ def _measure(route, fn) -> dict:
 
 
 def spectrum_rows(*, quick: bool = False, activation: str = "softplus", seed: int = 0) -> list[dict]:
-    """The routes to λ_min of benchmark 5, each a dict of its measurements.
+    r"""The routes to :math:`\lambda_{\min}` of benchmark 5, each a dict of its measurements.
 
-    The problem: planted data, v fixed to the teacher's (all ones), W with N(0, 1/d) entries
-    (the paper's random start). Each route is measured for wall and CPU time,
-    Hessian-vector products, the residual ‖Hu − λu‖ / λ_max and peak traced memory.
+    The problem: planted data, :math:`v` fixed to the teacher's (all ones), :math:`W` with
+    :math:`\mathcal N(0, 1/d)` entries (the paper's random start). Each route is measured for
+    wall and CPU time, Hessian-vector products, the residual
+    :math:`\lVert Hu - \lambda u \rVert / \lambda_{\max}` and peak traced memory.
     """
     n, d, k = SPECTRUM_SIZES["quick" if quick else "full"]
     gen = as_rng(seed)
@@ -572,19 +582,19 @@ def spectrum_table(rows: list[dict], header: str) -> str:
 
 # --- 6. second-order solvers against scipy ------------------------------------------------------
 
-#: The (d, k, n) of the solver comparison, with p = kd = 128, 800 and 5,000 and each
-#: n ≤ d(d+1)/2.
+#: The :math:`(d, k, n)` of the solver comparison, with :math:`p = kd` = 128, 800 and 5,000
+#: and each :math:`n \le d(d+1)/2`.
 SOLVER_SIZES = ((8, 16, 30), (20, 40, 150), (50, 100, 1000))
 _SOLVER_LOSS = 1e-10  # every run of the solver comparison stops at this loss
 _SOLVER_TARGET = 1.5  # the package may take at most this multiple of the faster scipy method
 
 
 def theorem21_problem(d: int, k: int, n: int, seed: int = 0):
-    """A problem of Theorem 2.1 and a random start: (objective, θ₀).
+    r"""A problem of Theorem 2.1 and a random start: (objective, :math:`\theta_0`).
 
-    Quadratic activation, v = (+1 × k/2, −1 × k/2) fixed, random labels
-    (:func:`~shallowlearn.data.random_labels`) and W₀ with N(0, 1/d) entries. With
-    n ≤ d(d+1)/2 the global minimum is 0.
+    Quadratic activation, :math:`v = (+1 \times k/2, -1 \times k/2)` fixed, random labels
+    (:func:`~shallowlearn.data.random_labels`) and :math:`W_0` with :math:`\mathcal N(0, 1/d)`
+    entries. With :math:`n \le d(d+1)/2` the global minimum is 0.
 
     Examples
     --------

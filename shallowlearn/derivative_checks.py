@@ -20,20 +20,24 @@ __all__ = ["DerivativeCheck", "check_derivatives"]
 
 @dataclass(frozen=True)
 class DerivativeCheck:
-    """Relative errors of the fused derivatives at one point.
+    r"""Relative errors of the fused derivatives at one point.
 
     Attributes
     ----------
     grad_vs_autograd : float
-        ‖g_fused − g_autograd‖ / ‖g_autograd‖.
+        :math:`\lVert g_\text{fused} - g_\text{autograd} \rVert / \lVert g_\text{autograd} \rVert`.
     grad_vs_fd : float
-        abs(gᵀu − (L(θ+εu) − L(θ−εu))/(2ε)) / (‖g‖‖u‖), for a random unit u.
+        :math:`\lvert g^\top u - (\mathcal L(\theta + \epsilon u) - \mathcal L(\theta - \epsilon u))
+        / (2\epsilon) \rvert / (\lVert g \rVert \lVert u \rVert)`, for a random unit :math:`u`.
     hvp_vs_autograd : float
-        ‖Hu_fused − Hu_autograd‖ / ‖Hu_autograd‖.
+        :math:`\lVert (Hu)_\text{fused} - (Hu)_\text{autograd} \rVert
+        / \lVert (Hu)_\text{autograd} \rVert`.
     hvp_vs_fd : float
-        ‖Hu − (g(θ+εu) − g(θ−εu))/(2ε)‖ / ‖Hu‖.
+        :math:`\lVert Hu - (g(\theta + \epsilon u) - g(\theta - \epsilon u)) / (2\epsilon) \rVert
+        / \lVert Hu \rVert`.
     hessian_vs_hvp : float
-        ‖H u − hvp(u)‖ / ‖hvp(u)‖ with H the fused dense Hessian.
+        :math:`\lVert H u - \mathtt{hvp}(u) \rVert / \lVert \mathtt{hvp}(u) \rVert` with
+        :math:`H` the fused dense Hessian.
     eps : float
         The finite-difference step.
 
@@ -68,8 +72,8 @@ def _rel(a, b, scale=None) -> float:
 
 
 def check_derivatives(objective: Objective, theta, *, eps=None, rng=None) -> DerivativeCheck:
-    """Compare the fused gradient, Hessian-vector product and Hessian with autograd and with
-    central finite differences at θ, along a random direction.
+    r"""Compare the fused gradient, Hessian-vector product and Hessian with autograd and with
+    central finite differences at :math:`\theta`, along a random direction.
 
     Parameters
     ----------
@@ -77,8 +81,8 @@ def check_derivatives(objective: Objective, theta, *, eps=None, rng=None) -> Der
     theta : array_like, shape (p,)
         Where to check.
     eps : float, optional
-        Finite-difference step; default 1e-5·max(1, ‖θ‖∞), near the optimum for central
-        differences in double precision.
+        Finite-difference step; default :math:`10^{-5} \max(1, \lVert \theta \rVert_\infty)`, near
+        the optimum for central differences in double precision.
     rng : None, int or numpy.random.Generator
         Draws the direction.
 

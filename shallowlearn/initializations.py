@@ -1,51 +1,76 @@
-"""Starting points for gradient descent: random, near the planted weights, spectral, tensor.
+r"""Starting points for gradient descent: random, near the planted weights, spectral, tensor.
 
-* :func:`random_init` is the start of the paper's experiments: W with i.i.d. N(0, 1/d) entries,
-  v with i.i.d. Rademacher (±1) entries.
-* :func:`near_planted` puts W (and optionally v) at a given distance from a teacher's
-  weights, the setting of the paper's local-convergence result (Theorem 2.5).
-* :func:`spectral_init` (quadratic activation) reads A = W*ᵀ diag(v*) W* off the data:
-  for x ~ N(0, I) and y = xᵀAx, E[y(xxᵀ − I)] = 2A, so Â = (1/2n) Σᵢ yᵢ(xᵢxᵢᵀ − I) estimates A.
+* :func:`random_init` is the start of the paper's experiments: :math:`W` with i.i.d.
+  :math:`\mathcal N(0, 1/d)` entries, :math:`v` with i.i.d. Rademacher (:math:`\pm 1`) entries.
+* :func:`near_planted` puts :math:`W` (and optionally :math:`v`) at a given distance from a
+  teacher's weights, the setting of the paper's local-convergence result (Theorem 2.5).
+* :func:`spectral_init` (quadratic activation) reads
+  :math:`A = W^{\star\top} \operatorname{diag}(v^\star) W^\star` off the data: for
+  :math:`x \sim \mathcal N(0, I)` and :math:`y = x^\top A x`,
+  :math:`\mathbb E[y(xx^\top - I)] = 2A`, so
+  :math:`\hat A = \frac{1}{2n} \sum_i y_i (x_i x_i^\top - I)` estimates :math:`A`.
 * :func:`tensor_init` (other activations) estimates the directions of the teacher's units from
   Hermite moments, following Zhong, Song, Jain, Bartlett & Dhillon (ICML 2017).
 
 Hermite moments
 ---------------
-For x ~ N(0, I_d) and y = Σᵢ v*ᵢ φ(⟨w*ᵢ, x⟩), the j-th Hermite moment is
+For :math:`x \sim \mathcal N(0, I_d)` and
+:math:`y = \sum_i v^\star_i \phi(\langle w^\star_i, x\rangle)`, the :math:`j`-th Hermite moment
+is
 
-    M_j = E[y He_j(x)] = Σᵢ v*ᵢ m_j(‖w*ᵢ‖) w̄ᵢ^{⊗j},     m_j(σ) = E[φ(σg) He_j(g)],
+.. math::
 
-with w̄ᵢ = w*ᵢ/‖w*ᵢ‖, g ~ N(0, 1) and He_j the probabilists' Hermite polynomials (tensors):
-He₂(x) = xxᵀ − I, He₃(x) = x^{⊗3} − (three copies of x ⊗ I), He₄(x) = x^{⊗4} − (six copies of
-x ⊗ x ⊗ I) + (three copies of I ⊗ I). Each M_j is a symmetric tensor whose components are the
-teacher's directions, but only when its coefficient m_j is non-zero, and parity makes many
-vanish:
+    M_j = \mathbb E[y \mathrm{He}_j(x)]
+        = \sum_i v^\star_i m_j(\lVert w^\star_i \rVert) \bar w_i^{\otimes j},
+    \qquad m_j(\sigma) = \mathbb E[\phi(\sigma g) \mathrm{He}_j(g)],
 
-============  ====  ====  ====  =========================================================
-activation    m₂    m₃    m₄    what :func:`tensor_init` uses
-============  ====  ====  ====  =========================================================
-quadratic     ≠ 0   0     0     nothing beyond M₂: use :func:`spectral_init`
-tanh, erf     0     ≠ 0   0     odd φ: subspace from M₃(·, ·, α), components from M₃
-sigmoid       0     ≠ 0   0     φ − 1/2 is odd: as tanh
-softplus      ≠ 0   0     ≠ 0   φ(z) − z/2 is even: subspace from M₂, components from M₄
-ReLU          ≠ 0   0     ≠ 0   as softplus (ReLU(z) − z/2 = abs(z)/2)
-============  ====  ====  ====  =========================================================
+with :math:`\bar w_i = w^\star_i / \lVert w^\star_i \rVert`, :math:`g \sim \mathcal N(0, 1)` and
+:math:`\mathrm{He}_j` the probabilists' Hermite polynomials (tensors):
 
-The method computes m₂, m₃, m₄ for the given activation by quadrature, so it handles any
-activation by the first rule that applies: components from M₃ when m₃ ≠ 0, else from M₄
-when m₂ ≠ 0 and m₄ ≠ 0; the subspace from M₂ when m₂ ≠ 0, else from M₃(·, ·, α) for a random
-α. An activation with none of these (φ quadratic, or linear) is refused.
+.. math::
 
-Steps: (1) the top-k eigenvectors V (d × k) of the estimated second-order matrix span the
-teacher's directions; (2) the third- or fourth-order moment is estimated in the k coordinates
-Vᵀx (still N(0, I_k)), which keeps it small; (3) Jennrich's simultaneous diagonalisation of
-two random contractions of it gives the components uᵢ, and w̄ᵢ = Vuᵢ, each only up to sign;
-(4) unless φ is odd, each direction is oriented by which sign fits the data better, and with
-the directions fixed the norms and output weights are fitted by least squares on (at most
-20,000 of) the samples. Zhong et al.
-instead recover them from lower moments using homogeneity (φ(az) = aᵖφ(z)), which softplus,
-tanh and sigmoid lack; they also split the sample between the steps, which their proof needs
-and this estimate does not.
+    \mathrm{He}_2(x) = xx^\top - I, \qquad
+    \mathrm{He}_3(x) = x^{\otimes 3} - (\text{three copies of } x \otimes I),
+
+    \mathrm{He}_4(x) = x^{\otimes 4} - (\text{six copies of } x \otimes x \otimes I)
+    + (\text{three copies of } I \otimes I).
+
+Each :math:`M_j` is a symmetric tensor whose components are the teacher's directions, but only
+when its coefficient :math:`m_j` is non-zero, and parity makes many vanish:
+
+==========  =============  =============  =============  =========================================
+activation  :math:`m_2`    :math:`m_3`    :math:`m_4`    what :func:`tensor_init` uses
+==========  =============  =============  =============  =========================================
+quadratic   :math:`\ne 0`  0              0              nothing beyond :math:`M_2`: use
+                                                         :func:`spectral_init`
+tanh, erf   0              :math:`\ne 0`  0              odd :math:`\phi`: subspace from
+                                                         :math:`M_3(\cdot, \cdot, \alpha)`,
+                                                         components from :math:`M_3`
+sigmoid     0              :math:`\ne 0`  0              :math:`\phi - 1/2` is odd: as tanh
+softplus    :math:`\ne 0`  0              :math:`\ne 0`  :math:`\phi(z) - z/2` is even: subspace
+                                                         from :math:`M_2`, components from
+                                                         :math:`M_4`
+ReLU        :math:`\ne 0`  0              :math:`\ne 0`  as softplus
+                                                         (:math:`\mathrm{ReLU}(z) - z/2 = |z|/2`)
+==========  =============  =============  =============  =========================================
+
+The method computes :math:`m_2, m_3, m_4` for the given activation by quadrature, so it handles
+any activation by the first rule that applies: components from :math:`M_3` when
+:math:`m_3 \ne 0`, else from :math:`M_4` when :math:`m_2 \ne 0` and :math:`m_4 \ne 0`; the
+subspace from :math:`M_2` when :math:`m_2 \ne 0`, else from :math:`M_3(\cdot, \cdot, \alpha)`
+for a random :math:`\alpha`. An activation with none of these (:math:`\phi` quadratic, or
+linear) is refused.
+
+Steps: (1) the top-:math:`k` eigenvectors :math:`V` (:math:`d \times k`) of the estimated
+second-order matrix span the teacher's directions; (2) the third- or fourth-order moment is
+estimated in the :math:`k` coordinates :math:`V^\top x` (still :math:`\mathcal N(0, I_k)`), which
+keeps it small; (3) Jennrich's simultaneous diagonalisation of two random contractions of it
+gives the components :math:`u_i`, and :math:`\bar w_i = V u_i`, each only up to sign; (4) unless
+:math:`\phi` is odd, each direction is oriented by which sign fits the data better, and with the
+directions fixed the norms and output weights are fitted by least squares on (at most 20,000
+of) the samples. Zhong et al. instead recover them from lower moments using homogeneity
+(:math:`\phi(az) = a^p \phi(z)`), which softplus, tanh and sigmoid lack; they also split the
+sample between the steps, which their proof needs and this estimate does not.
 """
 
 from __future__ import annotations
@@ -63,7 +88,8 @@ _VANISHES = 1e-8
 
 
 def random_init(k, d, *, size=None, rng=None) -> tuple[np.ndarray, np.ndarray]:
-    """The paper's random start: W with N(0, 1/d) entries, v with Rademacher (±1) entries.
+    r"""The paper's random start: :math:`W` with :math:`\mathcal N(0, 1/d)` entries, :math:`v` with
+    Rademacher (:math:`\pm 1`) entries.
 
     Parameters
     ----------
@@ -97,21 +123,24 @@ def random_init(k, d, *, size=None, rng=None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def near_planted(W, v, radius, *, v_radius=0.0, rng=None) -> tuple[np.ndarray, np.ndarray]:
-    """A start at a given distance from planted weights, in a uniformly random direction.
+    r"""A start at a given distance from planted weights, in a uniformly random direction.
 
-    W₀ = W* + radius · U/‖U‖_F and v₀ = v* + v_radius · u/‖u‖ with U, u standard Gaussian,
-    so ‖W₀ − W*‖_F = radius and ‖v₀ − v*‖ = v_radius exactly.
+    :math:`W_0 = W^\star + \mathtt{radius} \cdot U / \lVert U \rVert_F` and
+    :math:`v_0 = v^\star + \mathtt{v\_radius} \cdot u / \lVert u \rVert` with :math:`U, u`
+    standard Gaussian, so :math:`\lVert W_0 - W^\star \rVert_F` = ``radius`` and
+    :math:`\lVert v_0 - v^\star \rVert` = ``v_radius`` exactly.
 
     Parameters
     ----------
     W : array_like, shape (k, d)
-        Planted hidden weights W*.
+        Planted hidden weights :math:`W^\star`.
     v : array_like, shape (k,)
-        Planted output weights v*.
+        Planted output weights :math:`v^\star`.
     radius : float
-        Frobenius distance of W₀ from W* (≥ 0).
+        Frobenius distance of :math:`W_0` from :math:`W^\star` (:math:`\ge 0`).
     v_radius : float
-        Euclidean distance of v₀ from v* (≥ 0; default 0 keeps v₀ = v*).
+        Euclidean distance of :math:`v_0` from :math:`v^\star` (:math:`\ge 0`; default 0 keeps
+        :math:`v_0 = v^\star`).
     rng : None, int or numpy.random.Generator
 
     Returns
@@ -144,27 +173,33 @@ def _check_data(X, y):
 
 
 def spectral_init(X, y, v, *, fill=1e-3, rng=None) -> np.ndarray:
-    """Hidden weights whose quadratic form matches the data's second moment (φ(z) = z²).
+    r"""Hidden weights whose quadratic form matches the data's second moment (:math:`\phi(z)=z^2`).
 
-    With Â = (1/2n) Σᵢ yᵢ(xᵢxᵢᵀ − I) = Σⱼ λⱼ uⱼuⱼᵀ, the positive eigenpairs (largest first) go
-    to the units with vₗ > 0 and the negative ones (most negative first) to the units with
-    vₗ < 0, as wₗ = √(λⱼ/vₗ) uⱼ, so that Wᵀ diag(v) W is the best approximation of Â that
+    With :math:`\hat A = \frac{1}{2n} \sum_i y_i(x_i x_i^\top - I) = \sum_j \lambda_j u_j u_j^\top`,
+    the positive eigenpairs (largest first) go to the units with :math:`v_\ell > 0` and the
+    negative ones (most negative first) to the units with :math:`v_\ell < 0`, as
+    :math:`w_\ell = \sqrt{\lambda_j / v_\ell}\, u_j`, so that
+    :math:`W^\top \operatorname{diag}(v) W` is the best approximation of :math:`\hat A` that
     these signs allow. Units left over get small random rows of norm about ``fill``: an exactly
     zero row is a critical point that gradient descent never leaves.
 
-    The network is identified only up to W ↦ QW with Qᵀ diag(v) Q = diag(v), so compare
-    Wᵀ diag(v) W, not W, with the teacher's W*ᵀ diag(v*) W*.
+    The network is identified only up to :math:`W \mapsto QW` with
+    :math:`Q^\top \operatorname{diag}(v) Q = \operatorname{diag}(v)`, so compare
+    :math:`W^\top \operatorname{diag}(v) W`, not :math:`W`, with the teacher's
+    :math:`W^{\star\top} \operatorname{diag}(v^\star) W^\star`.
 
     Parameters
     ----------
     X : array_like, shape (n, d)
-        Inputs, assumed i.i.d. N(0, I_d) (the estimate relies on Gaussian moments).
+        Inputs, assumed i.i.d. :math:`\mathcal N(0, I_d)` (the estimate relies on Gaussian
+        moments).
     y : array_like, shape (n,)
-        Labels of a quadratic network, y ≈ xᵀAx.
+        Labels of a quadratic network, :math:`y \approx x^\top A x`.
     v : array_like, shape (k,)
-        The student's output weights (not changed); units with vₗ = 0 get filler rows.
+        The student's output weights (not changed); units with :math:`v_\ell = 0` get filler
+        rows.
     fill : float
-        Norm of the filler rows (> 0).
+        Norm of the filler rows (:math:`> 0`).
     rng : None, int or numpy.random.Generator
         For the filler rows.
 
@@ -201,10 +236,13 @@ def spectral_init(X, y, v, *, fill=1e-3, rng=None) -> np.ndarray:
 
 
 def hermite_coefficients(activation, sigma: float = 1.0) -> np.ndarray:
-    """The Hermite coefficients m_j(σ) = E[φ(σg) He_j(g)], j = 0..4, g ~ N(0, 1).
+    r"""The Hermite coefficients :math:`m_j(\sigma) = \mathbb E[\phi(\sigma g) \mathrm{He}_j(g)]`,
+    :math:`j = 0, \dots, 4`, :math:`g \sim \mathcal N(0, 1)`.
 
-    By Gaussian integration by parts, m_j(σ) = σʲ E[φ⁽ʲ⁾(σg)]; here they are integrated
-    directly against He₀..He₄ = 1, g, g² − 1, g³ − 3g, g⁴ − 6g² + 3.
+    By Gaussian integration by parts,
+    :math:`m_j(\sigma) = \sigma^j \mathbb E[\phi^{(j)}(\sigma g)]`; here they are integrated
+    directly against
+    :math:`\mathrm{He}_0, \dots, \mathrm{He}_4 = 1, g, g^2 - 1, g^3 - 3g, g^4 - 6g^2 + 3`.
 
     Examples
     --------
@@ -278,21 +316,22 @@ def _jennrich(T: np.ndarray, gen: np.random.Generator) -> np.ndarray:
 
 
 def tensor_init(X, y, k, activation, *, rng=None) -> tuple[np.ndarray, np.ndarray]:
-    """Hidden and output weights from the Hermite moments of planted data (Zhong et al. 2017).
+    r"""Hidden and output weights from the Hermite moments of planted data (Zhong et al. 2017).
 
     The directions of the teacher's units come from its second and third or fourth Hermite
     moments (see the module notes for which, by activation); the norms and output weights are
-    then fitted by least squares on the data with the directions fixed. Requires k ≤ d and a
-    teacher with linearly independent rows; the estimate improves with n.
+    then fitted by least squares on the data with the directions fixed. Requires
+    :math:`k \le d` and a teacher with linearly independent rows; the estimate improves with
+    :math:`n`.
 
     Parameters
     ----------
     X : array_like, shape (n, d)
-        Inputs, assumed i.i.d. N(0, I_d).
+        Inputs, assumed i.i.d. :math:`\mathcal N(0, I_d)`.
     y : array_like, shape (n,)
-        Labels of a planted network with k units.
+        Labels of a planted network with :math:`k` units.
     k : int
-        Number of units to recover (k ≤ d).
+        Number of units to recover (:math:`k \le d`).
     activation : str, Activation or callable
         The teacher's activation.
     rng : None, int or numpy.random.Generator

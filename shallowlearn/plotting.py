@@ -120,7 +120,8 @@ def _axes(ax, figsize=None):
 
 
 def plot_spectrum(spectrum, *, ax=None, width: float | None = None, log: bool = True):
-    """The eigenvalue density of a Hessian, with λ_min and λ_max marked.
+    r"""The eigenvalue density of a Hessian, with :math:`\lambda_{\min}` and :math:`\lambda_{\max}`
+    marked.
 
     Parameters
     ----------
@@ -172,7 +173,8 @@ def plot_spectrum(spectrum, *, ax=None, width: float | None = None, log: bool = 
 
 
 def plot_slice(t, loss, *, ax=None, label: str | None = None, log: bool = False):
-    """A 1-D loss slice: loss against the step t (from :func:`shallowlearn.slices.slice_1d`).
+    """A 1-D loss slice: loss against the step :math:`t` (from
+    :func:`shallowlearn.slices.slice_1d`).
 
     Slices drawn one after the other on the same axes get the successive styles of
     :func:`series_style` (colour and line style), so that they differ without colour too.
@@ -203,13 +205,13 @@ def plot_slice(t, loss, *, ax=None, label: str | None = None, log: bool = False)
 
 
 def plot_slice_2d(s, t, loss, *, ax=None, trajectory=None, levels: int = 30, log: bool = False):
-    """A 2-D loss slice as filled contours, optionally with an optimization path drawn on it.
+    r"""A 2-D loss slice as filled contours, optionally with an optimization path drawn on it.
 
     Parameters
     ----------
-    s, t : array_like, shapes (m₁,), (m₂,)
+    s, t : array_like, shapes (m1,), (m2,)
         The grid (horizontal and vertical axes).
-    loss : array_like, shape (m₁, m₂)
+    loss : array_like, shape (m1, m2)
         From :func:`shallowlearn.slices.slice_2d`: entry [i, j] at (s[i], t[j]).
     ax : matplotlib.axes.Axes, optional
     trajectory : TrajectoryProjection or array_like of shape (T, 2), optional
@@ -218,7 +220,7 @@ def plot_slice_2d(s, t, loss, *, ax=None, trajectory=None, levels: int = 30, log
     levels : int
         Number of contour levels.
     log : bool
-        Contour log₁₀ of the loss.
+        Contour :math:`\log_{10}` of the loss.
 
     Returns
     -------
@@ -373,8 +375,8 @@ def _edges(centres: np.ndarray) -> np.ndarray:
 
 def plot_phase_diagram(results: Results, what: str = "test_error", *, ax=None,
                        thresholds: bool = True):
-    """A phase protocol's grid as a map over (κ, α): the success rate, the test error or the
-    certified uniqueness, with the two threshold curves of
+    r"""A phase protocol's grid as a map over :math:`(\kappa, \alpha)`: the success rate, the test
+    error or the certified uniqueness, with the two threshold curves of
     :func:`shallowlearn.thresholds.alpha_thresholds`.
 
     Parameters
@@ -382,13 +384,14 @@ def plot_phase_diagram(results: Results, what: str = "test_error", *, ax=None,
     results : Results
         Of a ``phase`` protocol.
     what : {"test_error", "success", "certified"}
-        The median test error of each grid point's runs (log₁₀ colour scale, floored at
-        10⁻⁸), the fraction of its runs that reached the loss threshold, or the fraction of
-        its teachers certified to be the only PSD fit of their data.
+        The median test error of each grid point's runs (:math:`\log_{10}` colour scale, floored
+        at :math:`10^{-8}`), the fraction of its runs that reached the loss threshold, or the
+        fraction of its teachers certified to be the only PSD fit of their data.
     ax : matplotlib.axes.Axes, optional
     thresholds : bool
         Draw the two counts of :func:`shallowlearn.thresholds.alpha_thresholds` at the
-        protocol's d: the rank-m* count (dashed) and the descent-cone count (dotted).
+        protocol's :math:`d`: the rank-:math:`m^\star` count (dashed) and the descent-cone count
+        (dotted).
 
     Returns
     -------

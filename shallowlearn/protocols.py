@@ -1,36 +1,44 @@
-"""The paper's experiment protocols: what is run, on which data, from which starts.
+r"""The paper's experiment protocols: what is run, on which data, from which starts.
 
 Three kinds of protocol, each a :class:`Protocol` in :data:`PROTOCOLS`:
 
-* **success** (Figures 2a, 2b, 3a, 3b): for each width k (or dimension d), planted teachers
-  x ↦ 1ᵀφ(W*x) with W* entries N(0, 1/d), and from each teacher several gradient-descent runs
-  on (v, W) jointly from the paper's random start (W₀ entries N(0, 1/d), v₀ Rademacher). A
-  run *succeeds* when its loss reaches ``loss_tol``; a teacher *passes* ("no spurious local
-  minima" in the paper's words) only if all its runs succeed.
-* **random_labels** (Figure 4): one data set with labels yᵢ ~ N(0, 1) independent of xᵢ, and
-  gradient descent on (v, W) for each width; the curves are RMSE = √L against the iteration.
-* **local** (Theorem 2.5): runs started at Frobenius distance ``radius`` from the planted W*
-  (v₀ = v*); the curves are the loss against the iteration, whose slope on a log scale is the
-  linear rate.
+* **success** (Figures 2a, 2b, 3a, 3b): for each width :math:`k` (or dimension :math:`d`),
+  planted teachers :math:`x \mapsto \mathbf 1^\top \phi(W^\star x)` with :math:`W^\star` entries
+  :math:`\mathcal N(0, 1/d)`, and from each teacher several gradient-descent runs on
+  :math:`(v, W)` jointly from the paper's random start (:math:`W_0` entries
+  :math:`\mathcal N(0, 1/d)`, :math:`v_0` Rademacher). A run *succeeds* when its loss reaches
+  ``loss_tol``; a teacher *passes* ("no spurious local minima" in the paper's words) only if
+  all its runs succeed.
+* **random_labels** (Figure 4): one data set with labels :math:`y_i \sim \mathcal N(0, 1)`
+  independent of :math:`x_i`, and gradient descent on :math:`(v, W)` for each width; the curves
+  are :math:`\mathrm{RMSE} = \sqrt{\mathcal L}` against the iteration.
+* **local** (Theorem 2.5): runs started at Frobenius distance ``radius`` from the planted
+  :math:`W^\star` (:math:`v_0 = v^\star`); the curves are the loss against the iteration, whose
+  slope on a log scale is the linear rate.
 * **phase** (Sarao Mannelli, Vanden-Eijnden & Zdeborová 2020, beyond the paper): planted
-  quadratic teachers x ↦ (1/m*) Σⱼ (w*ⱼᵀx)² of width m* = κd (W* entries N(0, 1/d); the
-  factor 1/m* keeps E y = tr M* near 1 at every width), n = αd² samples, over a grid of
-  ``alphas`` × ``kappas``; a student of width k ≥ d with v = 1 fixed (so its lifted matrices
-  WᵀW fill the positive semidefinite cone) trained on W alone from W₀ with
-  N(0, w0_scale²/d) entries. Each run records its *test error* (population loss of its end
-  point over the zero network's). Grid points are seeded by their (n, m*), so a reduced
-  protocol on a sub-grid runs a subset of the full one's runs.
+  quadratic teachers :math:`x \mapsto \frac{1}{m^\star} \sum_j (w_j^{\star\top} x)^2` of width
+  :math:`m^\star = \kappa d` (:math:`W^\star` entries :math:`\mathcal N(0, 1/d)`; the factor
+  :math:`1/m^\star` keeps :math:`\mathbb E\, y = \operatorname{tr} M^\star` near 1 at every
+  width), :math:`n = \alpha d^2` samples, over a grid of ``alphas`` × ``kappas``; a student of
+  width :math:`k \ge d` with :math:`v = 1` fixed (so its lifted matrices :math:`W^\top W` fill
+  the positive semidefinite cone) trained on :math:`W` alone from :math:`W_0` with
+  :math:`\mathcal N(0, \mathtt{w0\_scale}^2/d)` entries. Each run records its *test error*
+  (population loss of its end point over the zero network's). Grid points are seeded by their
+  :math:`(n, m^\star)`, so a reduced protocol on a sub-grid runs a subset of the full one's
+  runs.
 * **population** (Safran & Shamir 2018, beyond the paper): no data; the population loss
-  (:mod:`shallowlearn.population`) of a teacher with orthonormal rows, W* = I (k = d) and
-  v* = 1, and a student of width k + ``extra_units`` with v = 1 fixed, trained by the trust
-  region from many random starts (W₀ with N(0, 1/d) entries, ``step`` its initial radius);
-  each end point is diagnosed (global minimum, spurious minimum, saddle, unfinished). Its
-  sweep pairs d and k, which are equal.
+  (:mod:`shallowlearn.population`) of a teacher with orthonormal rows, :math:`W^\star = I`
+  (:math:`k = d`) and :math:`v^\star = 1`, and a student of width :math:`k` + ``extra_units``
+  with :math:`v = 1` fixed, trained by the trust region from many random starts (:math:`W_0`
+  with :math:`\mathcal N(0, 1/d)` entries, ``step`` its initial radius); each end point is
+  diagnosed (global minimum, spurious minimum, saddle, unfinished). Its sweep pairs :math:`d`
+  and :math:`k`, which are equal.
 
 The paper states neither step size, iteration cap nor success threshold; the values here are
-this package's choice, and every saved result carries them. The steps are below 2/λ_max of
-the Hessian at the starts and at the planted weights: α = 0.005 for the quadratic protocols,
-0.05 for softplus (b = 10), 0.02 for the local runs, where d = k = 20.
+this package's choice, and every saved result carries them. The steps are below
+:math:`2/\lambda_{\max}` of the Hessian at the starts and at the planted weights:
+:math:`\alpha = 0.005` for the quadratic protocols, 0.05 for softplus (:math:`b = 10`), 0.02 for
+the local runs, where :math:`d = k = 20`.
 
 :func:`protocol_inputs` builds the data and starts of a protocol from its seed
 (:func:`teacher_inputs` those of some of its teachers); running it is
@@ -66,7 +74,7 @@ V0_STARTS = ("rademacher", "positive")
 
 @dataclass(frozen=True)
 class Protocol:
-    """The full description of an experiment: data, sweep, optimizer and success rule.
+    r"""The full description of an experiment: data, sweep, optimizer and success rule.
 
     Attributes
     ----------
@@ -81,13 +89,14 @@ class Protocol:
     activation : str
         Name of the activation; ``activation_params`` holds its parameters.
     n : int
-        Number of samples (``phase``: the largest of the grid, round(max(alphas) · d²)).
+        Number of samples (``phase``: the largest of the grid,
+        :math:`\operatorname{round}(\max(\mathtt{alphas}) \cdot d^2)`).
     d, k : tuple of int
         Input dimensions and widths; the one with several values is the sweep.
     teachers, starts : int
         Data sets (teachers) per sweep value, and gradient-descent runs per data set.
     step : float
-        Step size of gradient descent (v and W trained jointly).
+        Step size of gradient descent (:math:`v` and :math:`W` trained jointly).
     max_iter : int
         Iteration cap of each run.
     loss_tol : float
@@ -95,21 +104,22 @@ class Protocol:
     record_every : int or None
         Stride of the recorded loss curves (None: no curves).
     radii : tuple of float
-        ``local`` only: distances ‖W₀ − W*‖_F of the starts.
+        ``local`` only: distances :math:`\lVert W_0 - W^\star \rVert_F` of the starts.
     activation_params : dict
         Parameters of the activation (for example ``{"b": 10.0}``).
     train_v : bool
-        Train v and W jointly (the paper's experiments), or W alone with v fixed to its start.
+        Train :math:`v` and :math:`W` jointly (the paper's experiments), or :math:`W` alone with
+        :math:`v` fixed to its start.
     v0 : str
-        The start of v: ``"rademacher"`` (independent random signs, the paper's) or
+        The start of :math:`v`: ``"rademacher"`` (independent random signs, the paper's) or
         ``"positive"`` (all ones, the teacher's).
     w0_scale : float
-        W₀ has N(0, (w0_scale)²/d) entries (the paper's: 1).
+        :math:`W_0` has :math:`\mathcal N(0, \mathtt{w0\_scale}^2/d)` entries (the paper's: 1).
     extra_units : int
         ``population`` only: the student has this many more units than the teacher.
     alphas, kappas : tuple of float
-        ``phase`` only: the grid of sample ratios α = n/d² and teacher widths κ = m*/d (see
-        :meth:`grid`).
+        ``phase`` only: the grid of sample ratios :math:`\alpha = n/d^2` and teacher widths
+        :math:`\kappa = m^\star/d` (see :meth:`grid`).
 
     Examples
     --------
@@ -198,7 +208,9 @@ class Protocol:
                              f"round(max(alphas) * d**2) = {largest}; got {self.n}")
 
     def grid(self) -> list[tuple[float, float, int, int]]:
-        """``phase`` only: (α, κ, n, m*) of each grid point, κ-major: n = round(αd²), m* = round(κd).
+        r"""``phase`` only: :math:`(\alpha, \kappa, n, m^\star)` of each grid point,
+        :math:`\kappa`-major: :math:`n = \operatorname{round}(\alpha d^2)`,
+        :math:`m^\star = \operatorname{round}(\kappa d)`.
 
         Examples
         --------
@@ -447,12 +459,12 @@ def _generator(seed: int, *keys: int) -> np.random.Generator:
 
 
 def protocol_inputs(protocol: Protocol, *, seed: int = 0) -> list[dict]:
-    """The inputs of a protocol's gradient-descent runs, one batch per input dimension d.
+    r"""The inputs of a protocol's gradient-descent runs, one batch per input dimension d.
 
     Teacher i of sweep value j draws its data from the seed sequence (seed, j, i) and its
     start s from (seed, j, i, s + 1), so a reduced protocol runs a subset of the full one's
     teachers and starts. A ``phase`` protocol uses (seed, n, m*, i) and (seed, n, m*, i, s + 1)
-    instead, n and m* those of the grid point.
+    instead, :math:`n` and :math:`m^\star` those of the grid point.
 
     Returns
     -------
@@ -545,7 +557,7 @@ def teacher_inputs(protocol: Protocol, teachers, *, seed: int = 0) -> dict:
 
 
 #: The extra columns of a phase protocol's runs, the grid point's sample count and teacher
-#: width m*.
+#: width :math:`m^\star`.
 PHASE_ROWS = ("n", "teacher_width")
 
 
@@ -565,7 +577,8 @@ def _data(protocol: Protocol, act, j: int, i: int, d: int, k: int, seed: int):
 
 
 def population_start(protocol: Protocol, j: int, s: int, *, seed: int = 0):
-    """The teacher (W* = I_d, v* = 1) and start s of sweep value j of a population protocol.
+    r"""The teacher (:math:`W^\star = I_d`, :math:`v^\star = 1`) and start :math:`s` of sweep value
+    :math:`j` of a population protocol.
 
     Start s at dimension d is drawn from the seed sequence (seed, d, 0, s + 1), so a reduced
     protocol runs the first starts of the full one at its dimensions.

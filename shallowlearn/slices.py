@@ -1,12 +1,13 @@
-"""Loss along lines and planes through parameter space, and optimization paths projected on a plane.
+r"""Loss along lines and planes in parameter space, and optimization paths projected on a plane.
 
-A slice evaluates L(θ + s·δ₁ + t·δ₂) on a grid. The directions δ can be Hessian eigenvectors
-(:func:`shallowlearn.spectrum.hessian_spectrum`; at a saddle the bottom one shows the way
-down), random Gaussian directions (:func:`random_direction`), or the segment between two
-points (:func:`slice_between`). Random directions are *filter-normalized* (Li, Xu, Taylor,
-Studer & Goldstein, "Visualizing the loss landscape of neural nets", NeurIPS 2018): each row of
-the W-part is rescaled to the norm of the matching row of W, and the v-part to the norm of v,
-so that a step of 1 changes every hidden unit by its own size. Without it, a slice mostly shows
+A slice evaluates :math:`\mathcal L(\theta + s\delta_1 + t\delta_2)` on a grid. The directions
+:math:`\delta` can be Hessian eigenvectors (:func:`shallowlearn.spectrum.hessian_spectrum`; at a
+saddle the bottom one shows the way down), random Gaussian directions
+(:func:`random_direction`), or the segment between two points (:func:`slice_between`). Random
+directions are *filter-normalized* (Li, Xu, Taylor, Studer & Goldstein, "Visualizing the loss
+landscape of neural nets", NeurIPS 2018): each row of the :math:`W`-part is rescaled to the norm
+of the matching row of :math:`W`, and the :math:`v`-part to the norm of :math:`v`, so that a step
+of 1 changes every hidden unit by its own size. Without it, a slice mostly shows
 the units with the smallest weights.
 
 Every grid is evaluated as one array computation (chunked over grid points), and no input
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 def random_direction(objective: Objective, theta, *, per_unit: bool = True, rng=None) -> np.ndarray:
-    """A Gaussian direction in parameter space, filter-normalized around θ by default.
+    r"""A Gaussian direction in parameter space, filter-normalized around :math:`\theta` by default.
 
     Parameters
     ----------
@@ -40,9 +41,10 @@ def random_direction(objective: Objective, theta, *, per_unit: bool = True, rng=
     theta : array_like, shape (p,)
         The point the direction is normalized for.
     per_unit : bool
-        True: row ℓ of the W-part gets the norm ‖w_ℓ‖ of row ℓ of W at θ (zero rows stay
-        zero), and the v-part (when v is trained) the norm ‖v‖. False: the whole direction has
-        unit norm.
+        True: row :math:`\ell` of the :math:`W`-part gets the norm :math:`\lVert w_\ell \rVert` of
+        row :math:`\ell` of :math:`W` at :math:`\theta` (zero rows stay zero), and the
+        :math:`v`-part (when :math:`v` is trained) the norm :math:`\lVert v \rVert`. False: the
+        whole direction has unit norm.
     rng : None, int or numpy.random.Generator
 
     Returns
@@ -80,7 +82,7 @@ def _grid(values, name: str) -> np.ndarray:
 
 
 def slice_1d(objective: Objective, theta, direction, t) -> np.ndarray:
-    """L(θ + t·δ) for each t.
+    r""":math:`\mathcal L(\theta + t\delta)` for each :math:`t`.
 
     Parameters
     ----------
@@ -115,7 +117,8 @@ def slice_1d(objective: Objective, theta, direction, t) -> np.ndarray:
 
 
 def slice_2d(objective: Objective, theta, direction1, direction2, s, t) -> np.ndarray:
-    """L(θ + s·δ₁ + t·δ₂) on the grid s × t: entry [i, j] is at (s[i], t[j]).
+    r""":math:`\mathcal L(\theta + s\delta_1 + t\delta_2)` on the grid :math:`s \times t`:
+    entry [i, j] is at (s[i], t[j]).
 
     Examples
     --------
@@ -140,7 +143,8 @@ def slice_2d(objective: Objective, theta, direction1, direction2, s, t) -> np.nd
 
 
 def slice_between(objective: Objective, theta_a, theta_b, t) -> np.ndarray:
-    """L((1 − t)·θ_a + t·θ_b): the segment from θ_a (t = 0) to θ_b (t = 1), and beyond.
+    r""":math:`\mathcal L((1 - t)\theta_a + t\theta_b)`: the segment from :math:`\theta_a`
+    (:math:`t = 0`) to :math:`\theta_b` (:math:`t = 1`), and beyond.
 
     Examples
     --------
@@ -159,18 +163,20 @@ def slice_between(objective: Objective, theta_a, theta_b, t) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class TrajectoryProjection:
-    """An optimization path projected on the plane of its two principal directions.
+    r"""An optimization path projected on the plane of its two principal directions.
 
     Attributes
     ----------
     coords : numpy.ndarray, shape (T, 2)
-        Coordinates of each point of the path: (θ − center) · directions.
+        Coordinates of each point of the path:
+        :math:`(\theta - \mathtt{center}) \cdot \mathtt{directions}`.
     directions : numpy.ndarray, shape (p, 2)
         Orthonormal: the top two principal directions of the path around ``center``.
     center : numpy.ndarray, shape (p,)
         The origin of the plane (by default the last point of the path).
     explained : numpy.ndarray, shape (2,)
-        Fraction of Σ‖θ − center‖² along each direction; their sum says how flat the path is.
+        Fraction of :math:`\sum \lVert \theta - \mathtt{center} \rVert^2` along each direction;
+        their sum says how flat the path is.
     """
 
     coords: np.ndarray = field(repr=False)
@@ -186,16 +192,18 @@ class TrajectoryProjection:
 
 
 def project_trajectory(thetas, *, center=None) -> TrajectoryProjection:
-    """Principal-component projection of a path θ₀, θ₁, …, to draw it on a 2-D slice.
+    r"""Principal-component projection of a path :math:`\theta_0, \theta_1, \dots`, to draw it on a
+    2-D slice.
 
     As in Li et al. (2018): the directions are the top two right singular vectors of the
-    matrix of θ_τ − center. Slicing the loss with :func:`slice_2d` at ``center`` along
-    ``directions`` gives the plane in which the path lies as nearly as any plane can.
+    matrix of :math:`\theta_\tau - \mathtt{center}`. Slicing the loss with :func:`slice_2d` at
+    ``center`` along ``directions`` gives the plane in which the path lies as nearly as any plane
+    can.
 
     Parameters
     ----------
     thetas : array_like, shape (T, p)
-        The path, one point per row (T ≥ 2, p ≥ 2).
+        The path, one point per row (:math:`T \ge 2`, :math:`p \ge 2`).
     center : array_like, shape (p,), optional
         Default: the last point.
 

@@ -1,33 +1,39 @@
-"""Hessian spectra of the training loss: dense for small problems, matrix-free for large ones.
+r"""Hessian spectra of the training loss: dense for small problems, matrix-free for large ones.
 
-Two routes compute eigenpairs of H = ∇²L(θ):
+Two routes compute eigenpairs of :math:`H = \nabla^2 \mathcal L(\theta)`:
 
-* ``"dense"`` forms H with :meth:`~shallowlearn.objective.BaseObjective.hessian` and diagonalizes it
-  (:func:`numpy.linalg.eigh`): every eigenpair, exact to rounding, in O(p³) time and O(p²)
-  memory. The default up to p = ``DENSE_LIMIT`` parameters.
-* ``"iterative"`` never forms H. It multiplies by it through :class:`HessianOperator` and
+* ``"dense"`` forms :math:`H` with :meth:`~shallowlearn.objective.BaseObjective.hessian` and
+  diagonalizes it (:func:`numpy.linalg.eigh`): every eigenpair, exact to rounding, in
+  :math:`O(p^3)` time and :math:`O(p^2)` memory. The default up to :math:`p` = ``DENSE_LIMIT``
+  parameters.
+* ``"iterative"`` never forms :math:`H`. It multiplies by it through :class:`HessianOperator` and
   returns only the extreme eigenpairs: the largest by Lanczos (:func:`scipy.sparse.linalg.eigsh`,
   which converges fast because the top of the spectrum is well separated), the most negative by
   a preconditioned block solver (:func:`scipy.sparse.linalg.lobpcg`).
 
-Why not plain Lanczos for the bottom? The Hessian splits as H = JᵀJ/n + B, with J the Jacobian
-of the predictions and B = Σᵢ rᵢ ∇²predᵢ / n the curvature weighted by the residuals. The
-Gauss–Newton part JᵀJ/n puts a few large eigenvalues at the top (all units moving together);
-the bottom of the spectrum comes from B and is tightly clustered (for the quadratic activation,
-B has every eigenvalue of G repeated once per hidden unit, and the model's symmetries keep the
-cluster together). Lanczos needs about (λ_max − λ_min)^½ / gap^½ products to resolve such a
-cluster; at (n, d, k) = (2000, 100, 200) that is thousands of products. The iterative route uses
-the model's structure instead:
+Why not plain Lanczos for the bottom? The Hessian splits as :math:`H = J^\top J / n + B`, with
+:math:`J` the Jacobian of the predictions and :math:`B = \sum_i r_i \nabla^2 f(x_i) / n` the
+curvature weighted by the residuals. The Gauss–Newton part :math:`J^\top J / n` puts a few large
+eigenvalues at the top (all units moving together); the bottom of the spectrum comes from
+:math:`B` and is tightly clustered (for the quadratic activation, :math:`B` has every eigenvalue
+of :math:`G` repeated once per hidden unit, and the model's symmetries keep the cluster
+together). Lanczos needs about
+:math:`(\lambda_{\max} - \lambda_{\min})^{1/2} / \mathrm{gap}^{1/2}` products to resolve such a
+cluster; at :math:`(n, d, k) = (2000, 100, 200)` that is thousands of products. The iterative
+route uses the model's structure instead:
 
-* B is block-diagonal over hidden units (one d×d block per unit, (d+1)×(d+1) when v is trained),
-  so its blocks are formed and diagonalized exactly, in about the cost of d/2 products. Since
-  JᵀJ/n ⪰ 0, λ_min(B) ≤ λ_min(H): a lower bound, which fixes the shift of the preconditioner.
+* :math:`B` is block-diagonal over hidden units (one :math:`d \times d` block per unit,
+  :math:`(d+1) \times (d+1)` when :math:`v` is trained), so its blocks are formed and
+  diagonalized exactly, in about the cost of :math:`d/2` products. Since
+  :math:`J^\top J / n \succeq 0`, :math:`\lambda_{\min}(B) \le \lambda_{\min}(H)`: a lower bound,
+  which fixes the shift of the preconditioner.
 * The start vector is the best combination of each unit's lowest curvature direction: the
-  Rayleigh–Ritz problem of H on these k orthonormal vectors is a k×k matrix computed exactly
-  from one pass over the data.
-* The preconditioner inverts B − σI plus the Gauss–Newton matrix of the "mean" network (each
-  unit's φ′ replaced by its average over the samples), which is block-diagonal plus a rank-d
-  coupling between units: it is applied exactly with the Woodbury identity.
+  Rayleigh–Ritz problem of :math:`H` on these :math:`k` orthonormal vectors is a
+  :math:`k \times k` matrix computed exactly from one pass over the data.
+* The preconditioner inverts :math:`B - \sigma I` plus the Gauss–Newton matrix of the "mean"
+  network (each unit's :math:`\phi'` replaced by its average over the samples), which is
+  block-diagonal plus a rank-:math:`d` coupling between units: it is applied exactly with the
+  Woodbury identity.
 
 The structured route needs the data (an :class:`~shallowlearn.objective.Objective`); for other objectives,
 such as the population objectives, the iterative route is plain Lanczos on the Hessian-vector
@@ -55,19 +61,22 @@ __all__ = [
 ]
 
 #: The largest number of parameters for which the package forms dense Hessians (``method="auto"``
-#: here, the solvers' curvature and subproblems, and their final λ_min diagnostic).
+#: here, the solvers' curvature and subproblems, and their final :math:`\lambda_{\min}`
+#: diagnostic).
 DENSE_LIMIT = 2000
 
 _METHODS = ("auto", "dense", "iterative")
 
 
 class HessianOperator(LinearOperator):
-    """The Hessian ∇²L(θ) at one point, as a :class:`scipy.sparse.linalg.LinearOperator`.
+    r"""The Hessian :math:`\nabla^2 \mathcal L(\theta)` at one point, as a
+    :class:`scipy.sparse.linalg.LinearOperator`.
 
     It wraps the evaluation point ``objective.at(theta)``: the forward pass is computed once, and
     each product is :meth:`~shallowlearn.objective.Point.hvp` (for the data objective, two
-    products with X and a few elementwise passes per block of vectors). A block of b vectors
-    (shape (p, b)) is multiplied in one pass. ``n_products`` counts the vectors multiplied so far.
+    products with :math:`X` and a few elementwise passes per block of vectors). A block of
+    :math:`b` vectors (shape (p, b)) is multiplied in one pass. ``n_products`` counts the
+    vectors multiplied so far.
 
     Parameters
     ----------
@@ -78,7 +87,7 @@ class HessianOperator(LinearOperator):
     ----------
     objective
     point
-        The evaluation point at θ.
+        The evaluation point at :math:`\theta`.
     n_products : int
 
     Examples
@@ -115,17 +124,18 @@ class HessianOperator(LinearOperator):
 
 @dataclass(frozen=True, eq=False)
 class Spectrum:
-    """Eigenpairs of a Hessian, with their residuals.
+    r"""Eigenpairs of a Hessian, with their residuals.
 
     Attributes
     ----------
     eigenvalues : numpy.ndarray, shape (m,)
-        Ascending. All p eigenvalues for the dense route; the ``n_bottom`` most negative and
+        Ascending. All :math:`p` eigenvalues for the dense route; the ``n_bottom`` most negative and
         the ``n_top`` largest for the iterative route.
     eigenvectors : numpy.ndarray, shape (p, m)
-        Unit eigenvectors, column j for ``eigenvalues[j]``.
+        Unit eigenvectors, column :math:`j` for ``eigenvalues[j]``.
     residuals : numpy.ndarray, shape (m,)
-        ‖H u − λ u‖ for each pair. Some eigenvalue of H lies within this distance of λ.
+        :math:`\lVert H u - \lambda u \rVert` for each pair. Some eigenvalue of :math:`H` lies
+        within this distance of :math:`\lambda`.
     method : str
         ``"dense"`` or ``"iterative"``.
     n_products : int
@@ -133,8 +143,8 @@ class Spectrum:
     converged : bool
         Whether every residual met the requested tolerance (always True for the dense route).
     lower_bound : float or None
-        For the iterative route, λ_min(B) ≤ λ_min(H), where B is the residual curvature
-        (module docstring); None for the dense route.
+        For the iterative route, :math:`\lambda_{\min}(B) \le \lambda_{\min}(H)`, where
+        :math:`B` is the residual curvature (module docstring); None for the dense route.
 
     Examples
     --------
@@ -175,12 +185,13 @@ class Spectrum:
 
     @property
     def norm(self) -> float:
-        """The spectral norm ‖H‖₂ = max(−λ_min, λ_max) of a complete spectrum."""
+        r"""The spectral norm :math:`\lVert H \rVert_2 = \max(-\lambda_{\min}, \lambda_{\max})` of a
+        complete spectrum."""
         return max(abs(self.lambda_min), abs(self.lambda_max))
 
     @property
     def complete(self) -> bool:
-        """Whether every eigenvalue of H is present."""
+        """Whether every eigenvalue of :math:`H` is present."""
         return self.eigenvalues.size == self.p
 
     def __repr__(self) -> str:
@@ -203,7 +214,7 @@ def hessian_spectrum(
     maxiter: int = 500,
     rng=None,
 ) -> Spectrum:
-    """Eigenvalues and eigenvectors of the Hessian ∇²L(θ).
+    r"""Eigenvalues and eigenvectors of the Hessian :math:`\nabla^2 \mathcal L(\theta)`.
 
     Parameters
     ----------
@@ -211,14 +222,17 @@ def hessian_spectrum(
     theta : array_like, shape (p,), or an evaluation point ``objective.at(theta)``
         Where; passing the point reuses its forward pass.
     method : {"auto", "dense", "iterative"}
-        ``"auto"`` is dense for p ≤ :data:`DENSE_LIMIT` and iterative above (module docstring).
+        ``"auto"`` is dense for :math:`p \le` :data:`DENSE_LIMIT` and iterative above (module
+        docstring).
     n_bottom, n_top : int
         Iterative route: how many of the most negative and of the largest eigenpairs to
         compute. The dense route always returns all of them.
     rtol : float
-        Iterative route: each returned pair has ‖H u − λ u‖ ≤ ``rtol`` · ‖H‖₂ when ``converged``
-        (‖H‖₂ estimated by the largest magnitude of λ_max and λ_min). The error of each eigenvalue is at most its
-        residual.
+        Iterative route: each returned pair has
+        :math:`\lVert H u - \lambda u \rVert \le \mathtt{rtol} \cdot \lVert H \rVert_2` when
+        ``converged`` (:math:`\lVert H \rVert_2` estimated by the largest magnitude of
+        :math:`\lambda_{\max}` and :math:`\lambda_{\min}`). The error of each eigenvalue is at
+        most its residual.
     maxiter : int
         Iterative route: cap on the iterations of LOBPCG and on the restarts of Lanczos.
     rng : None, int or numpy.random.Generator
@@ -417,11 +431,11 @@ class _UnitBlocks:
 
 
 def eigenvalue_density(eigenvalues, *, width: float | None = None, grid=None) -> tuple[np.ndarray, np.ndarray]:
-    """A smooth density of eigenvalues, for plots: each eigenvalue broadened into a Gaussian.
+    r"""A smooth density of eigenvalues, for plots: each eigenvalue broadened into a Gaussian.
 
-    ρ(t) = (1/m) Σⱼ N(t; λⱼ, width²) integrates to one; a cluster of c equal eigenvalues shows
-    as a peak c times higher than a single one, so a logarithmic axis shows both the bulk and
-    the spike of near-zero eigenvalues.
+    :math:`\rho(t) = \frac1m \sum_j \mathcal N(t; \lambda_j, \mathtt{width}^2)` integrates to one;
+    a cluster of :math:`c` equal eigenvalues shows as a peak :math:`c` times higher than a single
+    one, so a logarithmic axis shows both the bulk and the spike of near-zero eigenvalues.
 
     Parameters
     ----------
@@ -430,7 +444,7 @@ def eigenvalue_density(eigenvalues, *, width: float | None = None, grid=None) ->
         Standard deviation of each Gaussian; default 1% of the spectral range (or 1 when all
         eigenvalues are equal).
     grid : array_like, optional
-        Where to evaluate ρ; default 512 points over the range widened by 3 widths.
+        Where to evaluate :math:`\rho`; default 512 points over the range widened by 3 widths.
 
     Returns
     -------
