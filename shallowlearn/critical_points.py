@@ -1,4 +1,4 @@
-"""Classify a point of the loss landscape: not critical, second-order stationary, strict saddle
+r"""Classify a point of the loss landscape: not critical, second-order stationary, strict saddle
 or degenerate, with tolerances relative to the problem's own scale.
 
 The tolerances
@@ -6,38 +6,55 @@ The tolerances
 Both tests compare a quantity with the size it would have at a generic point of the same
 problem, so that the verdict does not change when the data or the weights are rescaled.
 
-* **Gradient.** ∇L = Jᵀr/n, with J the Jacobian of the predictions and r the residuals, so
-  ‖∇L‖ ≤ ‖J/√n‖ ‖r/√n‖ ≈ √(‖H‖₂ · 2L). At the loss of the zero network,
-  L₀ = mean(y²)/2, that is √(2 L₀ ‖H‖₂): the size of the gradient of a point that has fitted
-  nothing. A point is critical when ‖∇L‖ ≤ ε_g = ``grad_rtol`` · √(2 max(L₀, L) ‖H‖₂).
-* **Curvature.** Eigenvalues are compared with the spectral norm:
-  ε_H = ``eig_rtol`` · ‖H‖₂ + ε_round. An eigenvalue λ is *near zero* when −ε_H ≤ λ ≤ ε_H and
-  *negative* when λ < −ε_H. The dense eigenvalues are exact to about p · 10⁻¹⁶ · ‖H‖₂, far
-  below the default 10⁻⁶, and the symmetry directions of a point whose gradient is ε_g away
-  from zero pick up curvature of order ε_g ‖θ‖, which the default also absorbs. The floor
-  ε_round = p · n · eps · h is the rounding level of the computed Hessian, with h the largest
-  per-unit size of the terms it sums, maxℓ (1/n) Σᵢ ‖xᵢ‖² ((∂predᵢ/∂zᵢℓ)² + abs(rᵢ v_ℓ φ″(zᵢℓ)))
-  (plus the v-terms when v is trained). It matters only when those terms cancel, so that H is
-  itself rounding noise; then a relative test alone would read that noise as curvature.
+* **Gradient.** :math:`\nabla\mathcal L = J^\top r/n`, with :math:`J` the Jacobian of the
+  predictions and :math:`r` the residuals, so
+  :math:`\lVert\nabla\mathcal L\rVert \le \lVert J/\sqrt n\rVert\,\lVert r/\sqrt n\rVert
+  \approx \sqrt{\lVert H\rVert_2 \cdot 2\mathcal L}`. At the loss of the zero network,
+  :math:`\mathcal L_0 = \operatorname{mean}(y^2)/2`, that is
+  :math:`\sqrt{2\mathcal L_0\lVert H\rVert_2}`: the size of the gradient of a point that has
+  fitted nothing. A point is critical when :math:`\lVert\nabla\mathcal L\rVert \le \epsilon_g`,
+  with :math:`\epsilon_g` the tolerance ``grad_rtol`` times
+  :math:`\sqrt{2\max(\mathcal L_0, \mathcal L)\,\lVert H\rVert_2}`.
+* **Curvature.** Eigenvalues are compared with the spectral norm: :math:`\epsilon_H` is
+  ``eig_rtol`` times :math:`\lVert H\rVert_2`, plus :math:`\epsilon_{\mathrm{round}}`. An
+  eigenvalue :math:`\lambda` is *near zero* when :math:`-\epsilon_H \le \lambda \le \epsilon_H`
+  and *negative* when :math:`\lambda < -\epsilon_H`. The dense eigenvalues are exact to about
+  :math:`p \cdot 10^{-16} \cdot \lVert H\rVert_2`, far below the default :math:`10^{-6}`, and the
+  symmetry directions of a point whose gradient is :math:`\epsilon_g` away from zero pick up
+  curvature of order :math:`\epsilon_g \lVert\theta\rVert`, which the default also absorbs. The
+  floor :math:`\epsilon_{\mathrm{round}} = p \cdot n \cdot \mathrm{eps} \cdot h` is the rounding
+  level of the computed Hessian, with :math:`h` the largest per-unit size of the terms it sums,
+
+  .. math::
+
+      h = \max_\ell \frac1n \sum_i \lVert x_i\rVert^2 \Bigl(\bigl(\partial\mathrm{pred}_i
+          / \partial z_{i\ell}\bigr)^2 + \lvert r_i v_\ell \phi''(z_{i\ell})\rvert\Bigr)
+
+  (plus the :math:`v`-terms when :math:`v` is trained). It matters only when those terms
+  cancel, so that :math:`H` is itself rounding noise; then a relative test alone would read
+  that noise as curvature.
 
 The verdicts
 ------------
-* ``"not critical"``: ‖∇L‖ > ε_g.
-* ``"strict saddle"``: critical and λ_min < −ε_H. The unit eigenvector u of λ_min, signed so
-  that ∇Lᵀu ≤ 0, is a descent direction of second order.
-* ``"second-order stationary"``: critical, λ_min ≥ −ε_H, and every near-zero eigenvalue is
-  accounted for: either by the model's continuous symmetries (:func:`symmetry_directions`,
-  along which the loss is exactly constant), or because the point interpolates the data
-  (L ≤ ``grad_rtol`` squared times L₀; then L is at its global minimum 0 and the flat directions are those
-  of the manifold of interpolating weights). This is the paper's (ε_g, ε_H)-approximate
-  second-order point (2.1).
-* ``"degenerate"``: critical, λ_min ≥ −ε_H, but the Hessian has more near-zero eigenvalues
-  than symmetries, at a point that does not interpolate: the second-order test cannot decide,
-  and higher derivatives do (W = 0 of a cubic activation is a monkey saddle of this kind).
+* ``"not critical"``: :math:`\lVert\nabla\mathcal L\rVert > \epsilon_g`.
+* ``"strict saddle"``: critical and :math:`\lambda_{\min} < -\epsilon_H`. The unit eigenvector
+  :math:`u` of :math:`\lambda_{\min}`, signed so that :math:`\nabla\mathcal L^\top u \le 0`, is a
+  descent direction of second order.
+* ``"second-order stationary"``: critical, :math:`\lambda_{\min} \ge -\epsilon_H`, and every
+  near-zero eigenvalue is accounted for: either by the model's continuous symmetries
+  (:func:`symmetry_directions`, along which the loss is exactly constant), or because the point
+  interpolates the data (:math:`\mathcal L` at most ``grad_rtol`` squared times
+  :math:`\mathcal L_0`; then :math:`\mathcal L` is at its global minimum 0 and the flat
+  directions are those of the manifold of interpolating weights). This is the paper's
+  :math:`(\epsilon_g, \epsilon_H)`-approximate second-order point (2.1).
+* ``"degenerate"``: critical, :math:`\lambda_{\min} \ge -\epsilon_H`, but the Hessian has more
+  near-zero eigenvalues than symmetries, at a point that does not interpolate: the second-order
+  test cannot decide, and higher derivatives do (:math:`W = 0` of a cubic activation is a monkey
+  saddle of this kind).
 
-Counting near-zero eigenvalues needs the whole spectrum: with the iterative route (p above
-:data:`~shallowlearn.spectrum.DENSE_LIMIT`), ``n_zero`` and ``n_symmetry`` are None and the
-verdict is one of the first three.
+Counting near-zero eigenvalues needs the whole spectrum: with the iterative route (:math:`p`
+above :data:`~shallowlearn.spectrum.DENSE_LIMIT`), ``n_zero`` and ``n_symmetry`` are None and
+the verdict is one of the first three.
 """
 
 from __future__ import annotations
@@ -61,31 +78,36 @@ _HOMOGENEOUS = {"quadratic": 2, "relu": 1}
 
 @dataclass(frozen=True, eq=False)
 class CriticalPoint:
-    """The classification of one point (see the module docstring for the rules).
+    r"""The classification of one point (see the module docstring for the rules).
 
     Attributes
     ----------
     verdict : str
         One of :data:`VERDICTS`.
     loss, grad_norm : float
-        L(θ) and ‖∇L(θ)‖.
+        :math:`\mathcal L(\theta)` and :math:`\lVert\nabla\mathcal L(\theta)\rVert`.
     lambda_min, lambda_max : float
         Extreme eigenvalues of the Hessian.
     n_zero : int or None
-        Eigenvalues λ with −``eig_tol`` ≤ λ ≤ ``eig_tol`` (dense route only).
+        Eigenvalues :math:`\lambda` with :math:`-\epsilon_H \le \lambda \le \epsilon_H`
+        (:math:`\epsilon_H` = ``eig_tol``; dense route only).
     n_symmetry : int or None
-        Dimension of the symmetry orbit through θ: the near-zero eigenvalues the model's
-        symmetries force at a critical point (dense route only).
+        Dimension of the symmetry orbit through :math:`\theta`: the near-zero eigenvalues the
+        model's symmetries force at a critical point (dense route only).
     grad_tol, eig_tol : float
-        ε_g and ε_H.
+        :math:`\epsilon_g` and :math:`\epsilon_H`.
     escape_direction : numpy.ndarray or None
-        At a strict saddle, the unit eigenvector u of λ_min with ∇Lᵀu ≤ 0.
+        At a strict saddle, the unit eigenvector :math:`u` of :math:`\lambda_{\min}` with
+        :math:`\nabla\mathcal L^\top u \le 0`.
     escape_step : float or None
-        A step t along u where the quadratic model is trustworthy: the largest of
-        t₀, t₀/2, t₀/4, … with actual decrease L(θ) − L(θ + tu) at least half the predicted one;
-        t₀ = √(−2L/λ_min) is the step whose predicted decrease equals L, which no step can beat.
+        A step :math:`t` along :math:`u` where the quadratic model is trustworthy: the largest
+        of :math:`t_0, t_0/2, t_0/4, \dots` with actual decrease
+        :math:`\mathcal L(\theta) - \mathcal L(\theta + tu)` at least half the predicted one;
+        :math:`t_0 = \sqrt{-2\mathcal L/\lambda_{\min}}` is the step whose predicted decrease
+        equals :math:`\mathcal L`, which no step can beat.
     predicted_decrease : float or None
-        The decrease the second-order model predicts for that step, −t∇Lᵀu − t²λ_min/2.
+        The decrease the second-order model predicts for that step,
+        :math:`-t\,\nabla\mathcal L^\top u - t^2\lambda_{\min}/2`.
     spectrum : Spectrum
         The spectrum the verdict used.
 
@@ -125,7 +147,8 @@ def classify_point(
     method: str = "auto",
     rng=None,
 ) -> CriticalPoint:
-    """Classify θ as not critical, second-order stationary, a strict saddle or degenerate.
+    r"""Classify :math:`\theta` as not critical, second-order stationary, a strict saddle or
+    degenerate.
 
     Parameters
     ----------
@@ -135,7 +158,8 @@ def classify_point(
         Relative tolerances of the gradient and curvature tests (module docstring).
     method : {"auto", "dense", "iterative"}
         How the spectrum is computed (:func:`shallowlearn.spectrum.hessian_spectrum`); the
-        iterative route is run with residuals below ``eig_rtol`` / 10 · ‖H‖₂.
+        iterative route is run with residuals below ``eig_rtol``/10 times
+        :math:`\lVert H\rVert_2`.
     rng : None, int or numpy.random.Generator
         Start vector of the iterative route.
 
@@ -221,18 +245,22 @@ def _escape(obj: Objective, theta, loss, g, spectrum: Spectrum):
 
 
 def symmetry_directions(objective: Objective, theta) -> np.ndarray:
-    """An orthonormal basis of the tangent space of the symmetry orbit through θ.
+    r"""An orthonormal basis of the tangent space of the symmetry orbit through :math:`\theta`.
 
     The continuous symmetries are linear maps of the parameters that leave the loss unchanged,
     so at a critical point each tangent direction of the orbit is a zero eigenvector of the
     Hessian. The ones known here:
 
-    * v fixed, a unit with v_ℓ = 0: its weights w_ℓ never reach the output (d directions each).
-    * v fixed, quadratic φ: W ↦ QW with QᵀD_vQ = D_v (an indefinite orthogonal group) keeps
-      M = WᵀD_vW. On the live units, with r = rank(W), the tangents D_v⁻¹TW (T skew) span
-      k r − r(r+1)/2 dimensions.
-    * v trained, φ homogeneous of degree m (quadratic m = 2, ReLU m = 1): rescaling a unit,
-      (v_ℓ, w_ℓ) ↦ (c^{−m} v_ℓ, c w_ℓ), one direction per unit that is not all zero.
+    * :math:`v` fixed, a unit with :math:`v_\ell = 0`: its weights :math:`w_\ell` never reach the
+      output (:math:`d` directions each).
+    * :math:`v` fixed, quadratic :math:`\phi`: :math:`W \mapsto QW` with
+      :math:`Q^\top D_v Q = D_v` (an indefinite orthogonal group) keeps :math:`M = W^\top D_v W`.
+      On the live units, with :math:`r = \operatorname{rank}(W)`, the tangents
+      :math:`D_v^{-1} TW` (:math:`T` skew) span :math:`kr - r(r+1)/2` dimensions.
+    * :math:`v` trained, :math:`\phi` homogeneous of degree :math:`m` (quadratic :math:`m = 2`,
+      ReLU :math:`m = 1`): rescaling a unit,
+      :math:`(v_\ell, w_\ell) \mapsto (c^{-m} v_\ell, c\, w_\ell)`, one direction per unit that is
+      not all zero.
 
     Other smooth activations have no continuous symmetries at generic points.
 

@@ -1,4 +1,4 @@
-"""Why a run ended where it did: each run of a protocol classified, with the numbers that decided.
+r"""Why a run ended where it did: each run of a protocol classified, with the numbers that decided.
 
 A run that did not reach the loss threshold within its budget can be in very different
 states, and telling them apart is what explains a success curve. :func:`diagnose_run` puts a
@@ -7,23 +7,28 @@ run in one of :data:`CATEGORIES`, tested in this order:
 * ``"succeeded"``: the loss reached ``loss_tol``.
 * ``"diverged"``: the run's status says so (see :mod:`shallowlearn.stopping`).
 * ``"slow"``: stopped by its budget (status ``"max_iter"`` or ``"stopped"``) while still
-  descending, at a rate that would reach ``loss_tol`` within ``horizon`` times the budget. The rate is the least-squares slope of log₁₀ L per step over the last
-  quarter of the recorded losses; the projected steps are log₁₀(L/loss_tol) / (−slope).
+  descending, at a rate that would reach ``loss_tol`` within ``horizon`` times the budget. The
+  rate is the least-squares slope :math:`s` of :math:`\log_{10}\mathcal L` per step over the
+  last quarter of the recorded losses; the projected steps are
+  :math:`\log_{10}(\mathcal L/\mathcal L_{\mathrm{tol}})/(-s)`, with
+  :math:`\mathcal L_{\mathrm{tol}}` = ``loss_tol``.
 * ``"stuck at a second-order point"``: the gradient is negligible and no curvature is
   negative: a spurious local minimum, or a degenerate point (the flat directions of the
   symmetries included).
-* ``"stuck near a saddle"``: the gradient is negligible but λ_min < −ε_H.
+* ``"stuck near a saddle"``: the gradient is negligible but :math:`\lambda_{\min} < -\epsilon_H`.
 * ``"oscillating"``: a large gradient, and the loss did not decrease over the tail (its
   slope is not negative, or it rose somewhere in the tail): fixed-step gradient descent
   bouncing in a region it cannot descend with that step.
 * ``"crawling"``: a large gradient and a descending loss, but too slowly to reach
   ``loss_tol`` within the horizon.
 
-The tolerances are those of :func:`~shallowlearn.critical_points.classify_point`, relative to the problem's
-own scale: the gradient is negligible when ‖∇L‖ ≤ ``grad_rtol`` · √(2 max(L₀, L) ‖H‖₂), with
-L₀ = ½ mean y², and a curvature is negative when λ < −``eig_rtol`` · ‖H‖₂ (plus the Hessian's
-rounding level). The defaults, 10⁻³ and 10⁻⁴, are looser than ``classify_point``'s because a
-run stopped by its budget sits near a critical point, not on it.
+The tolerances are those of :func:`~shallowlearn.critical_points.classify_point`, relative to
+the problem's own scale: the gradient is negligible when :math:`\lVert\nabla\mathcal L\rVert` is
+at most ``grad_rtol`` times :math:`\sqrt{2\max(\mathcal L_0, \mathcal L)\,\lVert H\rVert_2}`, with
+:math:`\mathcal L_0 = \tfrac12 \operatorname{mean} y^2`, and a curvature :math:`\lambda` is
+negative when it lies below minus ``eig_rtol`` times :math:`\lVert H\rVert_2` (plus the
+Hessian's rounding level). The defaults, :math:`10^{-3}` and :math:`10^{-4}`, are looser than
+``classify_point``'s because a run stopped by its budget sits near a critical point, not on it.
 """
 
 from __future__ import annotations
@@ -48,19 +53,20 @@ _INTERRUPTED = ("max_iter", "stopped")
 
 @dataclass(frozen=True)
 class RunDiagnosis:
-    """The category of one run and the numbers that decided it.
+    r"""The category of one run and the numbers that decided it.
 
     Attributes
     ----------
     category : str
         One of :data:`CATEGORIES`.
     loss, grad_norm, lambda_min : float
-        At the run's final point (λ_min of the dense Hessian; NaN when not computed).
+        At the run's final point (:math:`\lambda_{\min}` of the dense Hessian; NaN when not
+        computed).
     grad_tol, eig_tol : float
         The scale-relative tolerances that were applied.
     slope : float
-        The slope of log₁₀ L per step over the last quarter of the recorded losses (NaN when
-        fewer than three positive losses were recorded).
+        The slope of :math:`\log_{10}\mathcal L` per step over the last quarter of the recorded
+        losses (NaN when fewer than three positive losses were recorded).
     steps_needed : float
         The steps that slope would take to reach ``loss_tol`` (infinite when not descending).
     """
@@ -76,8 +82,8 @@ class RunDiagnosis:
 
 
 def tail_slope(history, record_every: int) -> tuple[float, bool]:
-    """The slope of log₁₀ L per step over the last quarter of a loss history, and whether
-    the loss rose anywhere in that tail.
+    r"""The slope of :math:`\log_{10}\mathcal L` per step over the last quarter of a loss
+    history, and whether the loss rose anywhere in that tail.
 
     Parameters
     ----------

@@ -1,29 +1,51 @@
-"""Population losses: the training loss averaged over infinitely many Gaussian inputs.
+r"""Population losses: the training loss averaged over infinitely many Gaussian inputs.
 
-For inputs x ~ N(0, I_d) labelled by a planted teacher y(x) = v*ᵀφ(W* x) (a
-:class:`~shallowlearn.data.Teacher`), the population loss of the student x ↦ vᵀφ(Wx) is
+For inputs :math:`x \sim \mathcal N(0, I_d)` labelled by a planted teacher
+:math:`y(x) = v^{\star\top}\phi(W^\star x)` (a :class:`~shallowlearn.data.Teacher`), the
+population loss of the student :math:`x \mapsto v^\top\phi(Wx)` is
 
-    L(θ) = ½ E_x (vᵀφ(Wx) − y(x))²,
+.. math::
 
-the limit of the empirical loss :class:`~shallowlearn.objective.Objective` as the number of samples
-n grows. For two activations the expectation has a closed form:
+    \mathcal L(\theta) = \tfrac12 \mathbb E_x \bigl(v^\top\phi(Wx) - y(x)\bigr)^2,
 
-* **quadratic**, φ(z) = z²: the network computes xᵀMx with M = WᵀD_vW, and Gaussian fourth
-  moments give E[(xᵀAx)(xᵀBx)] = 2 tr(AB) + tr(A) tr(B) for symmetric A and B, so with
-  Δ = M − M*, M* = W*ᵀD_v*W*,
+the limit of the empirical loss :class:`~shallowlearn.objective.Objective` as the number of
+samples :math:`n` grows. For two activations the expectation has a closed form:
 
-      L = ‖Δ‖_F² + ½ (tr Δ)²                         (:class:`QuadraticPopulation`);
+* **quadratic**, :math:`\phi(z) = z^2`: the network computes :math:`x^\top Mx` with
+  :math:`M = W^\top D_v W`, and Gaussian fourth moments give
 
-* **ReLU**, φ(z) = max(z, 0): the arc-cosine kernel of degree 1 (Cho & Saul 2009),
-  E[[aᵀx]₊[bᵀx]₊] = ‖a‖‖b‖ (sin θ + (π − θ) cos θ)/(2π) with θ the angle between a and b,
-  turns L into a sum over pairs of units (:class:`ReluPopulation`).
+  .. math::
 
-Both are subclasses of :class:`~shallowlearn.objective.BaseObjective`: θ = vec(W) when v is fixed
-and θ = [v, vec(W)] when v is trained, and :meth:`~shallowlearn.objective.BaseObjective.at`
-returns an evaluation point with the value, the gradient, Hessian-vector products (one vector
-or a block) and the dense Hessian, each from a closed form derived in the class docstring
-(``method="autograd"`` differentiates the definition instead, the oracle of the tests). So
-every solver, :func:`~shallowlearn.spectrum.hessian_spectrum`,
+      \mathbb E[(x^\top Ax)(x^\top Bx)] = 2 \operatorname{tr}(AB)
+          + \operatorname{tr}(A) \operatorname{tr}(B)
+
+  for symmetric :math:`A` and :math:`B`, so with :math:`\Delta = M - M^\star`,
+  :math:`M^\star = W^{\star\top} D_{v^\star} W^\star`,
+
+  .. math::
+
+      \mathcal L = \lVert\Delta\rVert_F^2 + \tfrac12 (\operatorname{tr}\Delta)^2
+
+  (:class:`QuadraticPopulation`);
+
+* **ReLU**, :math:`\phi(z) = \max(z, 0)`: the arc-cosine kernel of degree 1 (Cho & Saul 2009),
+
+  .. math::
+
+      \mathbb E\bigl[[a^\top x]_+ [b^\top x]_+\bigr]
+          = \lVert a\rVert \lVert b\rVert
+            \bigl(\sin\vartheta + (\pi - \vartheta)\cos\vartheta\bigr)/(2\pi)
+
+  with :math:`\vartheta` the angle between :math:`a` and :math:`b`, turns :math:`\mathcal L`
+  into a sum over pairs of units (:class:`ReluPopulation`).
+
+Both are subclasses of :class:`~shallowlearn.objective.BaseObjective`:
+:math:`\theta = \operatorname{vec}(W)` when :math:`v` is fixed and
+:math:`\theta = [v, \operatorname{vec}(W)]` when :math:`v` is trained, and
+:meth:`~shallowlearn.objective.BaseObjective.at` returns an evaluation point with the value, the
+gradient, Hessian-vector products (one vector or a block) and the dense Hessian, each from a
+closed form derived in the class docstring (``method="autograd"`` differentiates the definition
+instead, the oracle of the tests). So every solver, :func:`~shallowlearn.spectrum.hessian_spectrum`,
 :func:`~shallowlearn.critical_points.classify_point`, the slices and
 :func:`~shallowlearn.derivative_checks.check_derivatives` run on them unchanged.
 :func:`population_objective` picks the class from the teacher's activation.
@@ -87,13 +109,15 @@ class _Population(BaseObjective):
         )
 
     def at(self, theta, *, validate: bool = True):
-        """The evaluation point at θ: value, gradient, Hessian-vector products, Hessian.
+        r"""The evaluation point at :math:`\theta`: value, gradient, Hessian-vector products,
+        Hessian.
 
         Parameters
         ----------
         theta : array_like, shape (p,)
         validate : bool
-            Check and copy θ (default); see :meth:`~shallowlearn.objective.BaseObjective.at`.
+            Check and copy :math:`\theta` (default); see
+            :meth:`~shallowlearn.objective.BaseObjective.at`.
 
         Examples
         --------
@@ -124,7 +148,8 @@ class _PopulationPoint:
         return f"{type(self).__name__}(loss={self.value:.6g}, p={self.theta.size})"
 
     def hvp(self, U) -> np.ndarray:
-        """∇²L(θ) U for one vector, shape (p,), or a block of vectors, shape (p, b)."""
+        r""":math:`\nabla^2\mathcal L(\theta)\, U` for one vector, shape (p,), or a block of
+        vectors, shape (p, b)."""
         U = np.asarray(U, dtype=np.float64)
         if U.ndim == 1:
             return self._product(U[:, None])[:, 0]
@@ -154,35 +179,51 @@ class _PopulationPoint:
 
 
 class QuadraticPopulation(_Population):
-    """The population loss of a quadratic network, L = ½ E (xᵀ(M − M*)x)² for x ~ N(0, I_d).
+    r"""The population loss of a quadratic network,
+    :math:`\mathcal L = \tfrac12 \mathbb E\,(x^\top(M - M^\star)x)^2` for
+    :math:`x \sim \mathcal N(0, I_d)`.
 
-    The student computes xᵀMx with M = WᵀD_vW and the teacher xᵀM*x with M* = W*ᵀD_v*W*. For
-    symmetric A, Isserlis' theorem gives E[(xᵀAx)²] = 2‖A‖_F² + (tr A)², so with Δ = M − M*
+    The student computes :math:`x^\top Mx` with :math:`M = W^\top D_v W` and the teacher
+    :math:`x^\top M^\star x` with :math:`M^\star = W^{\star\top} D_{v^\star} W^\star`. For
+    symmetric :math:`A`, Isserlis' theorem gives
+    :math:`\mathbb E[(x^\top Ax)^2] = 2\lVert A\rVert_F^2 + (\operatorname{tr} A)^2`, so with
+    :math:`\Delta = M - M^\star`
 
-        L = ‖Δ‖_F² + ½ (tr Δ)².
+    .. math::
+
+        \mathcal L = \lVert\Delta\rVert_F^2 + \tfrac12 (\operatorname{tr}\Delta)^2.
 
     Derivatives (derived here; checked against autograd and finite differences in the tests).
-    With G = 2Δ + tr(Δ) I (the population version of (1/n) Σᵢ rᵢxᵢxᵢᵀ, as
-    E[(xᵀΔx) xxᵀ] = 2Δ + tr(Δ) I), dL = ⟨G, dΔ⟩ and
+    With :math:`G = 2\Delta + \operatorname{tr}(\Delta) I` (the population version of
+    :math:`\frac1n \sum_i r_i x_i x_i^\top`, as
+    :math:`\mathbb E[(x^\top\Delta x)\, xx^\top] = 2\Delta + \operatorname{tr}(\Delta) I`),
+    :math:`d\mathcal L = \langle G, d\Delta\rangle` and
 
-    * ∇_W L = 2 D_v W G, and, when v is trained, ∂L/∂v_ℓ = w_ℓᵀ G w_ℓ;
-    * along a direction (a, U) (a the change of v, U of W), dΔ = UᵀD_vW + WᵀD_vU + WᵀD_aW and
-      dG = 2dΔ + tr(dΔ) I, and the Hessian-vector product is
-      H(a, U) = ( 2 u_ℓᵀGw_ℓ + w_ℓᵀ dG w_ℓ ,  2 D_v U G + 2 D_a W G + 2 D_v W dG ).
-      The terms with G vanish where the student computes the teacher's function (Δ = 0);
-      2 D_v W dG is the Gauss–Newton part.
+    * :math:`\nabla_W \mathcal L = 2 D_v W G`, and, when :math:`v` is trained,
+      :math:`\partial\mathcal L/\partial v_\ell = w_\ell^\top G w_\ell`;
+    * along a direction :math:`(a, U)` (:math:`a` the change of :math:`v`, :math:`U` of
+      :math:`W`), :math:`d\Delta = U^\top D_v W + W^\top D_v U + W^\top D_a W` and
+      :math:`dG = 2\,d\Delta + \operatorname{tr}(d\Delta) I`, and the Hessian-vector product is
 
-    The loss is a polynomial in θ, smooth everywhere.
+      .. math::
+
+          H(a, U) = \bigl(2 u_\ell^\top G w_\ell + w_\ell^\top\, dG\, w_\ell,\;
+                          2 D_v U G + 2 D_a W G + 2 D_v W\, dG\bigr).
+
+      The terms with :math:`G` vanish where the student computes the teacher's function
+      (:math:`\Delta = 0`); :math:`2 D_v W\, dG` is the Gauss–Newton part.
+
+    The loss is a polynomial in :math:`\theta`, smooth everywhere.
 
     Parameters
     ----------
     teacher : Teacher
         With the quadratic activation; any width.
     v : array_like, shape (k,), optional
-        Fixed output weights: θ = vec(W), p = kd.
+        Fixed output weights: :math:`\theta = \operatorname{vec}(W)`, :math:`p = kd`.
     k : int, optional
-        Hidden units when v is trained too: θ = [v, vec(W)], p = k + kd. Give exactly one of
-        ``v`` and ``k``.
+        Hidden units when :math:`v` is trained too: :math:`\theta = [v, \operatorname{vec}(W)]`,
+        :math:`p = k + kd`. Give exactly one of ``v`` and ``k``.
 
     Attributes
     ----------
@@ -193,10 +234,11 @@ class QuadraticPopulation(_Population):
         The fixed output weights (read-only), or None.
     teacher : Teacher
     target : numpy.ndarray, shape (d, d)
-        M* = W*ᵀD_v*W*, read-only.
+        :math:`M^\star = W^{\star\top} D_{v^\star} W^\star`, read-only.
     activation : Activation
     null_loss : float
-        ½ E y² = ‖M*‖_F² + ½ (tr M*)², the loss of the zero network.
+        :math:`\tfrac12 \mathbb E\, y^2 = \lVert M^\star\rVert_F^2 +
+        \tfrac12 (\operatorname{tr} M^\star)^2`, the loss of the zero network.
 
     Examples
     --------
@@ -225,15 +267,16 @@ class QuadraticPopulation(_Population):
 
 
 class QuadraticPopulationPoint(_PopulationPoint):
-    """A :class:`QuadraticPopulation` at one θ (build it with ``objective.at(theta)``).
+    r"""A :class:`QuadraticPopulation` at one :math:`\theta` (build it with
+    ``objective.at(theta)``).
 
     Attributes
     ----------
     objective, theta, v, W
-        The QuadraticPopulation, θ (shape (p,)) and views (v, W) of θ; v is the objective's own when it
-        is fixed.
+        The QuadraticPopulation, :math:`\theta` (shape (p,)) and views :math:`(v, W)` of
+        :math:`\theta`; :math:`v` is the objective's own when it is fixed.
     M, delta : numpy.ndarray, shape (d, d)
-        M = WᵀD_vW and Δ = M − M*.
+        :math:`M = W^\top D_v W` and :math:`\Delta = M - M^\star`.
     value : float
 
     Examples
@@ -255,12 +298,13 @@ class QuadraticPopulationPoint(_PopulationPoint):
 
     @cached_property
     def G(self) -> np.ndarray:
-        """2Δ + tr(Δ) I, the gradient of L with respect to M, shape (d, d)."""
+        r""":math:`2\Delta + \operatorname{tr}(\Delta) I`, the gradient of :math:`\mathcal L` with
+        respect to :math:`M`, shape (d, d)."""
         return 2.0 * self.delta + np.trace(self.delta) * np.eye(self.objective.d)
 
     @cached_property
     def grad(self) -> np.ndarray:
-        """∇L(θ), shape (p,)."""
+        r""":math:`\nabla\mathcal L(\theta)`, shape (p,)."""
         WG = self.W @ self.G
         gW = (2.0 * self.v[:, None] * WG).ravel()
         if not self.objective.trains_v:
@@ -303,49 +347,93 @@ def _unit_rows(A):
 
 
 class ReluPopulation(_Population):
-    """The population loss of a ReLU network, L = ½ E (vᵀ[Wx]₊ − v*ᵀ[W*x]₊)² for x ~ N(0, I_d).
+    r"""The population loss of a ReLU network,
+    :math:`\mathcal L = \tfrac12 \mathbb E\,(v^\top[Wx]_+ - v^{\star\top}[W^\star x]_+)^2` for
+    :math:`x \sim \mathcal N(0, I_d)`.
 
-    With κ(a, b) = E[[aᵀx]₊[bᵀx]₊] = ‖a‖‖b‖ (sin θ + (π − θ) cos θ)/(2π), θ ∈ [0, π] the angle
-    between a and b (the arc-cosine kernel of degree 1 of Cho & Saul 2009, halved), expanding
-    the square gives a sum over pairs of units:
+    With
 
-        L = ½ Σ_ij v_i v_j κ(w_i, w_j) − Σ_ij v_i v*_j κ(w_i, w*_j) + ½ Σ_ij v*_i v*_j κ(w*_i, w*_j),
+    .. math::
 
-    and κ(w, w) = ‖w‖²/2.
+        \kappa(a, b) = \mathbb E\bigl[[a^\top x]_+ [b^\top x]_+\bigr]
+            = \lVert a\rVert \lVert b\rVert
+              \bigl(\sin\vartheta + (\pi - \vartheta)\cos\vartheta\bigr)/(2\pi),
+
+    :math:`\vartheta \in [0, \pi]` the angle between :math:`a` and :math:`b` (the arc-cosine
+    kernel of degree 1 of Cho & Saul 2009, halved), expanding the square gives a sum over pairs
+    of units:
+
+    .. math::
+
+        \mathcal L = \tfrac12 \sum_{ij} v_i v_j \kappa(w_i, w_j)
+            - \sum_{ij} v_i v^\star_j \kappa(w_i, w^\star_j)
+            + \tfrac12 \sum_{ij} v^\star_i v^\star_j \kappa(w^\star_i, w^\star_j),
+
+    and :math:`\kappa(w, w) = \lVert w\rVert^2/2`.
 
     Derivatives (derived here; checked against autograd and finite differences in the tests).
-    Write â = a/‖a‖, c = cos θ = âᵀb̂, s = sin θ, and e = b̂ − c â, f = â − c b̂ (so that
-    ‖e‖ = ‖f‖ = s; the direction of e is that of b seen from a, orthogonal to a). Then
-    ∇_a θ = −e/(s‖a‖) and
+    Write :math:`\hat a = a/\lVert a\rVert`, :math:`c = \cos\vartheta = \hat a^\top\hat b`,
+    :math:`s = \sin\vartheta`, and :math:`e = \hat b - c\,\hat a`, :math:`f = \hat a - c\,\hat b`
+    (so that :math:`\lVert e\rVert = \lVert f\rVert = s`; the direction of :math:`e` is that of
+    :math:`b` seen from :math:`a`, orthogonal to :math:`a`). Then
+    :math:`\nabla_a \vartheta = -e/(s\lVert a\rVert)` and
 
-    * ∇_a κ(a, b) = ((π − θ) b + ‖b‖ s â)/(2π);
-    * ∇²_aa κ = ‖b‖/(2π‖a‖) (s (I − ââᵀ) + e eᵀ/s);
-    * ∇²_ab κ = ((π − θ) I + e fᵀ/s + s â b̂ᵀ)/(2π).
+    * :math:`\nabla_a \kappa(a, b) =
+      \bigl((\pi - \vartheta) b + \lVert b\rVert s\,\hat a\bigr)/(2\pi)`;
+    * :math:`\nabla^2_{aa} \kappa = \frac{\lVert b\rVert}{2\pi\lVert a\rVert}
+      \bigl(s (I - \hat a\hat a^\top) + e e^\top/s\bigr)`;
+    * :math:`\nabla^2_{ab} \kappa = \bigl((\pi - \vartheta) I + e f^\top/s +
+      s\,\hat a\hat b^\top\bigr)/(2\pi)`.
 
-    With R_i = Σ_j v_j ∇_aκ(w_i, w_j) − Σ_j v*_j ∇_aκ(w_i, w*_j), the gradient is
-    ∇_{w_i} L = v_i R_i and ∂L/∂v_i = Σ_j v_j κ(w_i, w_j) − Σ_j v*_j κ(w_i, w*_j). The Hessian
-    has blocks ∂²L/∂w_i² = v_i (Σ_j v_j ∇²_aaκ(w_i, w_j) − Σ_j v*_j ∇²_aaκ(w_i, w*_j)) +
-    v_i² I/2, ∂²L/∂w_i∂w_m = v_i v_m ∇²_abκ(w_i, w_m) for i ≠ m,
-    ∂²L/∂w_i∂v_m = [i = m] R_i + v_i ∇_aκ(w_i, w_m) and ∂²L/∂v_i∂v_m = κ(w_i, w_m).
-    The sums over ∇²_aaκ are the curvature of the kinks
+    With
+
+    .. math::
+
+        R_i = \sum_j v_j \nabla_a\kappa(w_i, w_j) - \sum_j v^\star_j \nabla_a\kappa(w_i, w^\star_j),
+
+    the gradient is :math:`\nabla_{w_i} \mathcal L = v_i R_i` and
+
+    .. math::
+
+        \partial\mathcal L/\partial v_i
+            = \sum_j v_j \kappa(w_i, w_j) - \sum_j v^\star_j \kappa(w_i, w^\star_j).
+
+    The Hessian has blocks
+
+    .. math::
+
+        \partial^2\mathcal L/\partial w_i^2 &= v_i \Bigl(\sum_j v_j \nabla^2_{aa}\kappa(w_i, w_j)
+            - \sum_j v^\star_j \nabla^2_{aa}\kappa(w_i, w^\star_j)\Bigr) + v_i^2 I/2, \\
+        \partial^2\mathcal L/\partial w_i \partial w_m &= v_i v_m \nabla^2_{ab}\kappa(w_i, w_m)
+            \quad (i \ne m), \\
+        \partial^2\mathcal L/\partial w_i \partial v_m &= [i = m]\, R_i
+            + v_i \nabla_a\kappa(w_i, w_m), \\
+        \partial^2\mathcal L/\partial v_i \partial v_m &= \kappa(w_i, w_m).
+
+    The sums over :math:`\nabla^2_{aa}\kappa` are the curvature of the kinks
     (:attr:`ReluPopulationPoint.kink_curvature`); everything else is the Gauss–Newton matrix
-    E[JᵀJ] of the predictions, plus R_i when v is trained.
+    :math:`\mathbb E[J^\top J]` of the predictions, plus :math:`R_i` when :math:`v` is trained.
 
-    **Where it is differentiable.** The expectation smooths the kink of the ReLU: κ is
-    continuously differentiable wherever a ≠ 0 and b ≠ 0, and so is its Hessian, including
-    where a and b are parallel (θ = 0) or opposite (θ = π). There e and f vanish and the terms
-    e eᵀ/s, e fᵀ/s and s â b̂ᵀ tend to 0 (each is at most s in size), so the Hessian takes its
-    limit, which is what this class returns. Along a line crossing θ = 0 or π, κ behaves like
-    const + ‖b‖ abs(t)³/(6π‖a‖²): the third derivative jumps there, the second does not. So L is
-    twice continuously differentiable wherever every unit that reaches the output
-    (v_i ≠ 0, or v trained) has w_i ≠ 0; in particular at the teacher, where student and
-    teacher units are parallel. Where such a w_i = 0, κ(w_i, b) is positively homogeneous of
-    degree 1 in w_i and not linear, so L is not differentiable: the value is returned, and the
-    gradient and Hessian raise a ValueError naming the unit. Teacher units with w*_j = 0 or
-    v*_j = 0 contribute nothing and are dropped.
+    **Where it is differentiable.** The expectation smooths the kink of the ReLU:
+    :math:`\kappa` is continuously differentiable wherever :math:`a \ne 0` and :math:`b \ne 0`,
+    and so is its Hessian, including where :math:`a` and :math:`b` are parallel
+    (:math:`\vartheta = 0`) or opposite (:math:`\vartheta = \pi`). There :math:`e` and :math:`f`
+    vanish and the terms :math:`e e^\top/s`, :math:`e f^\top/s` and :math:`s\,\hat a\hat b^\top`
+    tend to 0 (each is at most :math:`s` in size), so the Hessian takes its limit, which is what
+    this class returns. Along a line crossing :math:`\vartheta = 0` or :math:`\pi`,
+    :math:`\kappa` behaves like
+    :math:`\mathrm{const} + \lVert b\rVert\, \lvert t\rvert^3/(6\pi\lVert a\rVert^2)`: the third
+    derivative jumps there, the second does not. So :math:`\mathcal L` is twice continuously
+    differentiable wherever every unit that reaches the output (:math:`v_i \ne 0`, or :math:`v`
+    trained) has :math:`w_i \ne 0`; in particular at the teacher, where student and teacher
+    units are parallel. Where such a :math:`w_i = 0`, :math:`\kappa(w_i, b)` is positively
+    homogeneous of degree 1 in :math:`w_i` and not linear, so :math:`\mathcal L` is not
+    differentiable: the value is returned, and the gradient and Hessian raise a ValueError
+    naming the unit. Teacher units with :math:`w^\star_j = 0` or :math:`v^\star_j = 0`
+    contribute nothing and are dropped.
 
     The value is a sum of terms that cancel at a global minimum; it is returned as
-    max(L, 0), since rounding can otherwise leave it slightly negative.
+    :math:`\max(\mathcal L, 0)`, since rounding can otherwise leave it slightly negative.
 
     Parameters
     ----------
@@ -353,14 +441,17 @@ class ReluPopulation(_Population):
         With the ReLU activation; any width.
     v, k
         Exactly one of them, as for :class:`QuadraticPopulation`: the fixed output weights
-        (θ = vec(W)), or the number of hidden units (θ = [v, vec(W)], v trained).
+        (:math:`\theta = \operatorname{vec}(W)`), or the number of hidden units
+        (:math:`\theta = [v, \operatorname{vec}(W)]`, :math:`v` trained).
 
     Attributes
     ----------
     d, k, p, trains_v, v, teacher, activation
         As for :class:`QuadraticPopulation`.
     null_loss : float
-        ½ E y² = ½ Σ_ij v*_i v*_j κ(w*_i, w*_j), the loss of the zero network.
+        :math:`\tfrac12 \mathbb E\, y^2
+        = \tfrac12 \sum_{ij} v^\star_i v^\star_j \kappa(w^\star_i, w^\star_j)`, the loss of the
+        zero network.
 
     Examples
     --------
@@ -419,22 +510,23 @@ def _relu_kernel(A, B):
 
 
 class ReluPopulationPoint(_PopulationPoint):
-    """A :class:`ReluPopulation` at one θ (build it with ``objective.at(theta)``).
+    r"""A :class:`ReluPopulation` at one :math:`\theta` (build it with ``objective.at(theta)``).
 
     The student's units are paired with its own units and with the teacher's (the
-    *partners*, K = k + k* of them); for each pair (i, j) the point keeps the cosine, sine and
-    angle between w_i and partner j and the vector e_ij = b̂_j − c_ij ŵ_i (class docstring of
-    :class:`ReluPopulation`). A unit paired with itself has angle 0 exactly.
+    *partners*, :math:`K = k + k^\star` of them); for each pair :math:`(i, j)` the point keeps the
+    cosine, sine and angle between :math:`w_i` and partner :math:`j` and the vector
+    :math:`e_{ij} = \hat b_j - c_{ij}\hat w_i` (class docstring of :class:`ReluPopulation`). A
+    unit paired with itself has angle 0 exactly.
 
     Attributes
     ----------
     objective, theta, v, W
-        The ReluPopulation, θ (shape (p,)) and views (v, W) of θ; v is the objective's own when it
-        is fixed.
+        The ReluPopulation, :math:`\theta` (shape (p,)) and views :math:`(v, W)` of
+        :math:`\theta`; :math:`v` is the objective's own when it is fixed.
     kernel : numpy.ndarray, shape (k, K)
-        κ(w_i, b_j) for each student unit and partner.
+        :math:`\kappa(w_i, b_j)` for each student unit and partner.
     angles : numpy.ndarray, shape (k, K)
-        The angles θ_ij in [0, π].
+        The angles :math:`\vartheta_{ij}` in :math:`[0, \pi]`.
     value : float
 
     Examples
@@ -484,8 +576,9 @@ class ReluPopulationPoint(_PopulationPoint):
 
     @cached_property
     def R(self) -> np.ndarray:
-        """R_i = Σ_j ω_j ∇_aκ(w_i, b_j) over the partners (ω = [v, −v*]), shape (k, d);
-        ∇_{w_i} L = v_i R_i."""
+        r""":math:`R_i = \sum_j \omega_j \nabla_a\kappa(w_i, b_j)` over the partners
+        (:math:`\omega = [v, -v^\star]`), shape (k, d);
+        :math:`\nabla_{w_i} \mathcal L = v_i R_i`."""
         self._check_differentiable()
         B = np.concatenate([self.W, self.objective._teacher_W])
         weights = self.omega[None, :] * (np.pi - self.angles)  # (k, K)
@@ -494,13 +587,21 @@ class ReluPopulationPoint(_PopulationPoint):
 
     @cached_property
     def kink_curvature(self) -> np.ndarray:
-        """The curvature the kinks contribute, one (d, d) block per unit, shape (k, d, d).
+        r"""The curvature the kinks contribute, one (d, d) block per unit, shape (k, d, d).
 
-        Block i is v_i (Σ_j v_j ∇²_aaκ(w_i, w_j) − Σ_j v*_j ∇²_aaκ(w_i, w*_j)): the
-        population value of the residual curvature (1/n) Σ_x r(x) v_i φ″(w_iᵀx) xxᵀ, with
-        φ″ the Dirac mass of the ReLU's kink. The rest of the Hessian is the Gauss–Newton
-        matrix E[JᵀJ] (and, when v is trained, the terms R_i of ∂²L/∂w_i∂v_i). The training
-        loss has no such term (φ″ = 0 off the kink, and no sample sits on it), so its Hessian
+        Block :math:`i` is
+
+        .. math::
+
+            v_i \Bigl(\sum_j v_j \nabla^2_{aa}\kappa(w_i, w_j)
+                - \sum_j v^\star_j \nabla^2_{aa}\kappa(w_i, w^\star_j)\Bigr),
+
+        the population value of the residual curvature
+        :math:`\frac1n \sum_x r(x)\, v_i \phi''(w_i^\top x)\, xx^\top`, with :math:`\phi''` the
+        Dirac mass of the ReLU's kink. The rest of the Hessian is the Gauss–Newton matrix
+        :math:`\mathbb E[J^\top J]` (and, when :math:`v` is trained, the terms :math:`R_i` of
+        :math:`\partial^2\mathcal L/\partial w_i \partial v_i`). The training loss has no such
+        term (:math:`\phi'' = 0` off the kink, and no sample sits on it), so its Hessian
         converges to the Hessian minus these blocks.
         """
         self._check_differentiable()
@@ -513,7 +614,7 @@ class ReluPopulationPoint(_PopulationPoint):
 
     @cached_property
     def grad(self) -> np.ndarray:
-        """∇L(θ), shape (p,)."""
+        r""":math:`\nabla\mathcal L(\theta)`, shape (p,)."""
         gW = (self.v[:, None] * self.R).ravel()
         if not self.objective.trains_v:
             return gW
@@ -570,8 +671,8 @@ def population_objective(teacher, *, v=None, k=None):
     teacher : Teacher
         With the quadratic or the ReLU activation (the ones with a closed form here).
     v, k
-        As for :class:`QuadraticPopulation`: exactly one of the fixed output weights v and the
-        number k of hidden units (then v is trained).
+        As for :class:`QuadraticPopulation`: exactly one of the fixed output weights
+        :math:`v` and the number :math:`k` of hidden units (then :math:`v` is trained).
 
     Returns
     -------

@@ -11,19 +11,19 @@ __all__ = ["crossing_standard_error", "fit_logistic", "logistic"]
 
 
 def fit_logistic(x, successes, trials: int, *, ridge: float = 1e-3) -> dict:
-    """Logistic fit p(x) = 1/(1 + exp(−(a + b x))) to success counts, and its 50% crossing.
+    r"""Logistic fit :math:`p(x) = 1/(1 + \exp(-(a + bx)))` to success counts, and its 50% crossing.
 
-    Binomial maximum likelihood with a small ridge penalty on the slope (in standardised x):
-    without it, perfectly separated data (all failures below some x, all successes above)
-    would send the slope to infinity; with it the fit stays finite and the crossing lands
-    between the last failure and the first success.
+    Binomial maximum likelihood with a small ridge penalty on the slope (in standardised
+    :math:`x`): without it, perfectly separated data (all failures below some :math:`x`, all
+    successes above) would send the slope to infinity; with it the fit stays finite and the
+    crossing lands between the last failure and the first success.
 
     Parameters
     ----------
     x : array_like
         Sweep values.
     successes : array_like of int
-        Successes out of ``trials`` at each x.
+        Successes out of ``trials`` at each :math:`x`.
     trials : int
     ridge : float
         Penalty weight on the squared standardised slope.
@@ -31,9 +31,9 @@ def fit_logistic(x, successes, trials: int, *, ridge: float = 1e-3) -> dict:
     Returns
     -------
     dict
-        ``intercept`` a, ``slope`` b and ``crossing`` −a/b. The crossing is NaN when it falls
-        outside the range of x (an extrapolation), and all three are NaN when every point is 0
-        or every point is ``trials`` (no transition to locate).
+        ``intercept`` :math:`a`, ``slope`` :math:`b` and ``crossing`` :math:`-a/b`. The crossing
+        is NaN when it falls outside the range of :math:`x` (an extrapolation), and all three
+        are NaN when every point is 0 or every point is ``trials`` (no transition to locate).
 
     Examples
     --------
@@ -68,7 +68,7 @@ def fit_logistic(x, successes, trials: int, *, ridge: float = 1e-3) -> dict:
 
 
 def logistic(fit: dict, x) -> np.ndarray:
-    """The fitted curve 1/(1 + exp(−(a + b x))) of :func:`fit_logistic` at x.
+    r"""The fitted curve :math:`1/(1 + \exp(-(a + bx)))` of :func:`fit_logistic` at :math:`x`.
 
     Examples
     --------
@@ -80,10 +80,10 @@ def logistic(fit: dict, x) -> np.ndarray:
 
 
 def crossing_standard_error(x, fit: dict, trials: int) -> float:
-    """The delta-method standard error of the 50% crossing −a/b of a logistic fit.
+    """The delta-method standard error of the 50% crossing :math:`-a/b` of a logistic fit.
 
-    From the binomial Fisher information of (a, b) at the fit, with ``trials`` trials at each
-    sweep value x; 0 when the information is singular.
+    From the binomial Fisher information of :math:`(a, b)` at the fit, with ``trials`` trials at
+    each sweep value :math:`x`; 0 when the information is singular.
 
     Examples
     --------

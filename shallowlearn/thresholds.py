@@ -1,40 +1,55 @@
-"""Sample counts at which a planted quadratic network's training data pin down its teacher.
+r"""Sample counts at which a planted quadratic network's training data pin down its teacher.
 
-A quadratic network with output weights v = 1 computes x ↦ xᵀMx with M = WᵀW, so a student
-of width k ≥ d can reach every positive semidefinite (PSD) d×d matrix, and the data of a
-teacher M* (rank r) fit exactly by every PSD M with xᵢᵀMxᵢ = xᵢᵀM*xᵢ for all i: a convex
-set, which holds M* and every zero-training-loss student. The student generalizes for sure
-only when that set is the single point M*. Two counts of dimensions bracket the number of
-samples n at which it is:
+A quadratic network with output weights :math:`v = \mathbf 1` computes :math:`x \mapsto x^\top Mx`
+with :math:`M = W^\top W`, so a student of width :math:`k \ge d` can reach every positive
+semidefinite (PSD) :math:`d\times d` matrix, and the data of a teacher :math:`M^\star` (rank
+:math:`r`) fit exactly by every PSD :math:`M` with :math:`x_i^\top Mx_i = x_i^\top M^\star x_i` for
+all :math:`i`: a convex set, which holds :math:`M^\star` and every zero-training-loss student. The
+student generalizes for sure only when that set is the single point :math:`M^\star`. Two counts
+of dimensions bracket the number of samples :math:`n` at which it is:
 
-* :func:`rank_manifold_dimension`, dr − r(r − 1)/2, the dimension of the set of PSD matrices
-  of rank r (an r-dimensional column space, dr − r², and an r×r PD matrix on it, r(r + 1)/2):
-  with fewer samples, even the students of the teacher's own rank are not determined;
-* :func:`descent_cone_dimension`, that count plus (d − r)(d − r + 1)/4, the statistical
-  dimension of the PSD cone's tangent cone at M*, the block that lives on M*'s column space
-  and its coupling to the complement (a subspace of dimension dr − r(r − 1)/2) plus the PSD
-  cone of the (d − r)-dimensional complement, whose statistical dimension is half its
-  dimension because the cone is self-dual. For Gaussian measurements ⟨Aᵢ, M⟩ the convex
-  feasibility problem recovers M* with high probability once n exceeds this, and fails
-  below it (Amelunxen, Lotz, McCoy & Tropp 2014); the measurements xᵢxᵢᵀ here are not
+* :func:`rank_manifold_dimension`, :math:`dr - r(r - 1)/2`, the dimension of the set of PSD
+  matrices of rank :math:`r` (an :math:`r`-dimensional column space, :math:`dr - r^2`, and an
+  :math:`r\times r` PD matrix on it, :math:`r(r + 1)/2`): with fewer samples, even the students
+  of the teacher's own rank are not determined;
+* :func:`descent_cone_dimension`, that count plus :math:`(d - r)(d - r + 1)/4`, the statistical
+  dimension of the PSD cone's tangent cone at :math:`M^\star`, the block that lives on
+  :math:`M^\star`'s column space and its coupling to the complement (a subspace of dimension
+  :math:`dr - r(r - 1)/2`) plus the PSD cone of the :math:`(d - r)`-dimensional complement, whose
+  statistical dimension is half its dimension because the cone is self-dual. For Gaussian
+  measurements :math:`\langle A_i, M\rangle` the convex feasibility problem recovers
+  :math:`M^\star` with high probability once :math:`n` exceeds this, and fails below it
+  (Amelunxen, Lotz, McCoy & Tropp 2014); the measurements :math:`x_i x_i^\top` here are not
   Gaussian, so for them it is a comparison, not a theorem.
 
-For a full-rank teacher (r ≥ d: a teacher at least as wide as d has a full-rank M* almost
-surely) both counts equal d(d + 1)/2, the dimension of all symmetric matrices, which is the
-sample complexity of Gamarnik, Kızıldağ & Zadik (2019). In the scaling n = αd², r = κd of Sarao
-Mannelli, Vanden-Eijnden & Zdeborová (2020), :func:`alpha_thresholds` gives them over d²,
-at a given d or in the limit d → ∞: α = κ − κ²/2 and α = 1/4 + κ/2 − κ²/4 for κ < 1, both
-1/2 for κ ≥ 1.
+For a full-rank teacher (:math:`r \ge d`: a teacher at least as wide as :math:`d` has a
+full-rank :math:`M^\star` almost surely) both counts equal :math:`d(d + 1)/2`, the dimension of
+all symmetric matrices, which is the sample complexity of Gamarnik, Kızıldağ & Zadik (2019). In
+the scaling :math:`n = \alpha d^2`, :math:`r = \kappa d` of Sarao Mannelli, Vanden-Eijnden &
+Zdeborová (2020), :func:`alpha_thresholds` gives them over :math:`d^2`, at a given :math:`d` or
+in the limit :math:`d \to \infty`: :math:`\alpha = \kappa - \kappa^2/2` and
+:math:`\alpha = 1/4 + \kappa/2 - \kappa^2/4` for :math:`\kappa < 1`, both :math:`1/2` for
+:math:`\kappa \ge 1`.
 
 For one data set, :func:`psd_uniqueness` decides the question itself, with a certificate.
-Write M* = U Λ Uᵀ (U: d×r, orthonormal) and V for an orthonormal basis of the complement.
-Every PSD M that fits the data differs from M* by a Δ with xᵢᵀΔxᵢ = 0 for all i and
-VᵀΔV = VᵀMV ⪰ 0. Suppose some λ ∈ ℝⁿ makes Y = Σᵢ λᵢ xᵢxᵢᵀ vanish on U (YU = 0) and
-VᵀYV positive definite. Then 0 = Σᵢ λᵢ xᵢᵀΔxᵢ = ⟨Y, Δ⟩ = ⟨VᵀYV, VᵀΔV⟩ forces VᵀΔV = 0, so
-Δ lies in the subspace L = {Δ : VᵀΔV = 0}, of dimension dr − r(r − 1)/2; if the data's
-measurements are injective on L, Δ = 0 and M* is the only PSD fit. The condition YU = 0 is
-linear in λ (λ orthogonal to the measurements of L), so the search is for the largest
-smallest eigenvalue of VᵀY(λ)V over a unit ball of such λ, a concave maximization.
+Write :math:`M^\star = U\Lambda U^\top` (:math:`U`: :math:`d\times r`, orthonormal) and :math:`V`
+for an orthonormal basis of the complement. Every PSD :math:`M` that fits the data differs from
+:math:`M^\star` by a :math:`\Delta` with :math:`x_i^\top\Delta x_i = 0` for all :math:`i` and
+:math:`V^\top\Delta V = V^\top MV \succeq 0`. Suppose some :math:`\lambda \in \mathbb R^n` makes
+:math:`Y = \sum_i \lambda_i x_i x_i^\top` vanish on :math:`U` (:math:`YU = 0`) and
+:math:`V^\top YV` positive definite. Then
+
+.. math::
+
+    0 = \sum_i \lambda_i x_i^\top\Delta x_i = \langle Y, \Delta\rangle
+      = \langle V^\top YV, V^\top\Delta V\rangle
+
+forces :math:`V^\top\Delta V = 0`, so :math:`\Delta` lies in the subspace
+:math:`L = \{\Delta : V^\top\Delta V = 0\}`, of dimension :math:`dr - r(r - 1)/2`; if the data's
+measurements are injective on :math:`L`, :math:`\Delta = 0` and :math:`M^\star` is the only PSD
+fit. The condition :math:`YU = 0` is linear in :math:`\lambda` (:math:`\lambda` orthogonal to the
+measurements of :math:`L`), so the search is for the largest smallest eigenvalue of
+:math:`V^\top Y(\lambda)V` over a unit ball of such :math:`\lambda`, a concave maximization.
 """
 
 from __future__ import annotations
@@ -51,7 +66,8 @@ __all__ = ["PsdUniqueness", "alpha_thresholds", "descent_cone_dimension", "psd_u
 
 
 def rank_manifold_dimension(d: int, r: int) -> int:
-    """dr − r(r − 1)/2 with r capped at d: the dimension of the d×d PSD matrices of rank r.
+    r""":math:`dr - r(r - 1)/2` with :math:`r` capped at :math:`d`: the dimension of the
+    :math:`d\times d` PSD matrices of rank :math:`r`.
 
     Examples
     --------
@@ -65,8 +81,8 @@ def rank_manifold_dimension(d: int, r: int) -> int:
 
 
 def descent_cone_dimension(d: int, r: int) -> float:
-    """dr − r(r − 1)/2 + (d − r)(d − r + 1)/4 with r capped at d: the statistical dimension of
-    the tangent cone of the PSD cone at a rank-r matrix.
+    """:math:`dr - r(r - 1)/2 + (d - r)(d - r + 1)/4` with :math:`r` capped at :math:`d`: the
+    statistical dimension of the tangent cone of the PSD cone at a rank-:math:`r` matrix.
 
     Examples
     --------
@@ -80,16 +96,18 @@ def descent_cone_dimension(d: int, r: int) -> float:
 
 
 def alpha_thresholds(kappa, d: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The two counts over d² at r = κd: as d → ∞, (κ − κ²/2, 1/4 + κ/2 − κ²/4), both 1/2 from
-    κ = 1 on; at a finite d, the counts of :func:`rank_manifold_dimension` and
-    :func:`descent_cone_dimension` over d², with r = min(κ, 1) d taken as a real number.
+    r"""The two counts over :math:`d^2` at :math:`r = \kappa d`: as :math:`d \to \infty`,
+    :math:`(\kappa - \kappa^2/2, 1/4 + \kappa/2 - \kappa^2/4)`, both :math:`1/2` from
+    :math:`\kappa = 1` on; at a finite :math:`d`, the counts of :func:`rank_manifold_dimension`
+    and :func:`descent_cone_dimension` over :math:`d^2`, with :math:`r = \min(\kappa, 1)\, d` taken
+    as a real number.
 
     Parameters
     ----------
     kappa : float or array_like
-        Teacher widths over d, non-negative.
+        Teacher widths over :math:`d`, non-negative.
     d : int, optional
-        The input dimension; by default the limit d → ∞.
+        The input dimension; by default the limit :math:`d \to \infty`.
 
     Returns
     -------
@@ -119,23 +137,27 @@ def alpha_thresholds(kappa, d: int | None = None) -> tuple[np.ndarray, np.ndarra
 
 @dataclass(frozen=True, eq=False)
 class PsdUniqueness:
-    """Whether a PSD teacher is the only PSD matrix that fits a data set (:func:`psd_uniqueness`).
+    r"""Whether a PSD teacher is the only PSD matrix that fits a data set (:func:`psd_uniqueness`).
 
     Attributes
     ----------
     certified : bool
-        A certificate was found: M* is the only PSD M with xᵢᵀMxᵢ = xᵢᵀM*xᵢ for all i.
+        A certificate was found: :math:`M^\star` is the only PSD :math:`M` with
+        :math:`x_i^\top Mx_i = x_i^\top M^\star x_i` for all :math:`i`.
     injective : bool
-        The measurements are injective on L = {Δ : VᵀΔV = 0} (needs n ≥ dr − r(r − 1)/2).
+        The measurements are injective on :math:`L = \{\Delta : V^\top\Delta V = 0\}` (needs
+        :math:`n \ge dr - r(r - 1)/2`).
     margin : float
-        The largest smallest eigenvalue of VᵀY(λ)V found, relative to the mean of
-        ‖Vᵀxᵢ‖²: positive for a certificate; inf for a full-rank teacher (nothing to
-        certify beyond injectivity), −inf when no λ is left once YU = 0 is imposed.
+        The largest smallest eigenvalue of :math:`V^\top Y(\lambda)V` found, relative to the
+        mean of :math:`\lVert V^\top x_i\rVert^2`: positive for a certificate; ``inf`` for a
+        full-rank teacher (nothing to certify beyond injectivity), ``-inf`` when no
+        :math:`\lambda` is left once :math:`YU = 0` is imposed.
     rank : int
-        The rank r of M*.
+        The rank :math:`r` of :math:`M^\star`.
     dual : numpy.ndarray or None
-        The λ (shape (n,)) of the best Y = Σᵢ λᵢ xᵢxᵢᵀ found (None when there is none to
-        search): with a certificate, YU = 0 and VᵀYV is positive definite.
+        The :math:`\lambda` (shape (n,)) of the best :math:`Y = \sum_i \lambda_i x_i x_i^\top`
+        found (None when there is none to search): with a certificate, :math:`YU = 0` and
+        :math:`V^\top YV` is positive definite.
     """
 
     certified: bool
@@ -146,20 +168,22 @@ class PsdUniqueness:
 
 
 def psd_uniqueness(X, target, *, iterations: int = 400) -> PsdUniqueness:
-    """Certify that the PSD ``target`` is the only PSD matrix fitting xᵢᵀMxᵢ = xᵢᵀ target xᵢ.
+    r"""Certify that the PSD ``target`` :math:`M^\star` is the only PSD matrix fitting
+    :math:`x_i^\top Mx_i = x_i^\top M^\star x_i`.
 
     The certificate of the module docstring is searched for by projected ascent of a smoothed
-    smallest eigenvalue from λ = the projection of (1, ..., 1) (which, the xᵢxᵢᵀ being
-    PSD, is often a certificate already), stopping at the first λ that certifies. Not finding
-    one within ``iterations`` steps does not prove that other PSD fits exist, but a margin
-    that stays negative while the ascent converges points that way.
+    smallest eigenvalue from :math:`\lambda` = the projection of :math:`(1, \dots, 1)` (which, the
+    :math:`x_i x_i^\top` being PSD, is often a certificate already), stopping at the first
+    :math:`\lambda` that certifies. Not finding one within ``iterations`` steps does not prove
+    that other PSD fits exist, but a margin that stays negative while the ascent converges
+    points that way.
 
     Parameters
     ----------
     X : array_like, shape (n, d)
     target : array_like, shape (d, d)
-        Symmetric positive semidefinite (its eigenvalues below 10⁻⁹ of the largest count as
-        zero).
+        Symmetric positive semidefinite (its eigenvalues below :math:`10^{-9}` of the largest
+        count as zero).
     iterations : int
 
     Returns
@@ -168,7 +192,7 @@ def psd_uniqueness(X, target, *, iterations: int = 400) -> PsdUniqueness:
 
     Examples
     --------
-    A rank-one teacher in d = 6 (its rank-one manifold has dimension 6) with 12 samples:
+    A rank-one teacher in :math:`d = 6` (its rank-one manifold has dimension 6) with 12 samples:
 
     >>> import numpy as np
     >>> from shallowlearn.thresholds import psd_uniqueness
