@@ -14,7 +14,7 @@ both come from :math:`e = \exp(-b|z|)`, which is at most 1, so nothing overflows
 :math:`z`, and every quantity is formed without subtracting nearly equal numbers:
 
 * :math:`\sigma(bz) = N/(1 + e)` with :math:`N = 1` for :math:`z > 0` and :math:`N = e` for
-  :math:`z < 0` (:math:`N = \max(\operatorname{sign}(z), e)`);
+  :math:`z < 0` (:math:`N = \max([z > 0], e)`);
 * softplus: :math:`\phi = \max(z, 0) + \operatorname{log1p}(e)/b`, :math:`\phi' = \sigma(bz)`,
   :math:`\phi'' = b \cdot e/(1 + e)^2`;
 * sigmoid: :math:`\phi = \sigma(bz)`, :math:`\phi' = b \cdot e/(1 + e)^2`,
@@ -65,15 +65,24 @@ def quadratic(z, order, out, work):
         out[2].fill(2.0)
 
 
-def _exp_neg_abs(z, b, dest):
-    """dest = exp(−b·abs(z)), in (0, 1]."""
-    np.abs(z, out=dest)
-    np.multiply(dest, -b, out=dest)
+def _exp_neg_abs(z, b, dest, absolute=None):
+    """dest = exp(−b·abs(z)), in (0, 1]; abs(z) is left in ``absolute`` if given."""
+    absolute = dest if absolute is None else absolute
+    np.abs(z, out=absolute)
+    np.multiply(absolute, -b, out=dest)
     np.exp(dest, out=dest)
 
 
+def _numerator(z, e, dest):
+    """dest = N = max([z > 0], e): 1 for z > 0, e for z < 0 (and e = 1 at z = 0), given
+    e = exp(−b·abs(z)). (The comparison and a maximum of two arrays cost half of sign and a
+    maximum with a scalar.)"""
+    np.greater(z, 0.0, out=dest, casting="unsafe")
+    np.maximum(dest, e, out=dest)
+
+
 def _logistic(e, dest):
-    """dest = N/(1 + e) = σ(bz), given e = exp(−b·abs(z)) and N = max(sign(z), e) in ``dest``
+    """dest = N/(1 + e) = σ(bz), given e = exp(−b·abs(z)) and N (:func:`_numerator`) in ``dest``
     on entry; ``e`` is left holding 1 + e."""
     np.add(e, 1.0, out=e)
     np.divide(dest, e, out=dest)
@@ -95,22 +104,21 @@ def softplus(b):
 
     def kernel(z, order, out, work):
         phi, e = out[0], work
-        _exp_neg_abs(z, b, e)
-        np.log1p(e, out=phi)
-        if b != 1.0:
-            np.divide(phi, b, out=phi)
+        # φ = (2 max(z, 0) + 2 log1p(e)/b)/2; without a φ′ buffer (order 0), 2 max(z, 0) is
+        # formed in φ's and 2 log1p(e)/b in the scratch, the same operations either way
+        twice_max, twice_log = (out[1], phi) if order >= 1 else (phi, e)
+        _exp_neg_abs(z, b, e, absolute=twice_max)
+        np.add(z, twice_max, out=twice_max)  # z + abs(z) = 2 max(z, 0), exactly
+        np.log1p(e, out=twice_log)
+        np.multiply(twice_log, 2.0 / b, out=twice_log)
+        np.add(twice_log, twice_max, out=phi)
+        np.multiply(phi, 0.5, out=phi)
         if order == 0:
-            np.maximum(z, 0.0, out=e)
-            np.add(phi, e, out=phi)
             return
-        dphi = out[1]
-        np.maximum(z, 0.0, out=dphi)
-        np.add(phi, dphi, out=phi)
         if order == 2:
             np.multiply(e, b, out=out[2])
-        np.sign(z, out=dphi)
-        np.maximum(dphi, e, out=dphi)
-        _logistic(e, dphi)
+        _numerator(z, e, out[1])
+        _logistic(e, out[1])
         if order == 2:
             np.divide(out[2], e, out=out[2])
             np.divide(out[2], e, out=out[2])
@@ -137,8 +145,7 @@ def sigmoid(b):
         _exp_neg_abs(z, b, e)
         if order >= 1:
             np.multiply(e, b, out=out[1])  # b·e, divided by (1 + e)² below
-        np.sign(z, out=phi)
-        np.maximum(phi, e, out=phi)
+        _numerator(z, e, phi)
         _logistic(e, phi)
         if order == 0:
             return
