@@ -55,7 +55,10 @@ the solvers and the Dask workers (``--solvers --dask``).
    commit): the full Figure 2b protocol's first 2,000 steps, the two engines timed alternately
    in this process on the same inputs (the baseline imported under another name), with their
    statuses compared; the target is a 4x speed-up. The baseline's time over the floor of the
-   same run-steps (item 2) bounds the speed-up that any engine could reach.
+   same run-steps (item 2) bounds the speed-up that any engine could reach. The record in
+   ``shallowlearn/results/bench.md`` takes as baseline commit 70d5f14, the package whose engine
+   the sweeps issue (#14) measured, before the fused kernels and per-block buffers
+   (``git worktree add --detach DIR 70d5f14``).
 4. **The fused gradient** against a hand-written numpy gradient at
    :math:`(n, d, k) = (2000, 100, 200)`, and against autograd at :math:`(100, 20, 10)`.
 5. **The most negative Hessian eigenvalue** (``bench-spectrum``): plain ``eigsh(which='SA')``
